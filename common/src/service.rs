@@ -1,0 +1,49 @@
+//! What every server binary does around its router.
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use tracing_subscriber::EnvFilter;
+
+/// Logs to stderr: one human-readable line per event, or JSON when
+/// `LOG_FORMAT=json`. `RUST_LOG` picks the level (default `info`).
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json")) {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Completes on SIGINT or SIGTERM, so `docker stop` and Ctrl-C both let
+/// in-flight requests finish.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler cannot fail on Unix");
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+/// The container healthcheck: `GET /healthz` on this machine's port of
+/// `listen`. It is a few lines of plain HTTP/1.0 so the runtime image needs
+/// no curl.
+pub fn probe_health(listen: SocketAddr) -> bool {
+    let target = SocketAddr::from((Ipv4Addr::LOCALHOST, listen.port()));
+    let answer = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect_timeout(&target, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+        let mut head = [0u8; 16];
+        let read = stream.read(&mut head)?;
+        Ok(String::from_utf8_lossy(&head[..read]).into_owned())
+    };
+    answer().is_ok_and(|status_line| status_line.starts_with("HTTP/1.1 200") || status_line.starts_with("HTTP/1.0 200"))
+}

@@ -1,0 +1,201 @@
+//! JSON bodies exchanged between the client, the distributor and the nodes.
+//!
+//! Field names are part of the public contract (see the README): rename
+//! nothing here without changing it there.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// One stored object, as the distributor describes it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    pub id: Uuid,
+    pub filename: String,
+    pub size: u64,
+    pub content_type: String,
+    /// Hex SHA-256 of the bytes; the strong `ETag` is made from it.
+    pub sha256: String,
+    /// Starts at 1 and grows by one with every replacement of the bytes.
+    pub version: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Absolute URL of the bytes, `…/content/{id}/data`.
+    pub uri: String,
+    pub replicas: Vec<Replica>,
+    /// Always `"OK"` for content that can be listed.
+    pub status: String,
+}
+
+/// Where one copy of an object lives.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Replica {
+    pub node: String,
+    /// The copy on the node's public URL (what `?redirect=1` points at).
+    pub uri: String,
+    pub status: ReplicaStatus,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplicaStatus {
+    /// The node confirmed a whole, synced copy.
+    Ok,
+    /// The node no longer has the copy.
+    Missing,
+    /// The node has bytes that do not match the checksum.
+    Corrupt,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ContentList {
+    pub items: Vec<Content>,
+    /// Pass as `?cursor=` to get the next (older) page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// Body of `PATCH /content/{id}`: only the fields given change.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContentPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+/// What a storage node reports about itself on `GET /stats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeStats {
+    pub node_id: String,
+    /// Bytes of memory in use (the container's, where there is one).
+    pub memory: u64,
+    pub memory_total: u64,
+    /// Bytes of blobs stored.
+    pub storage: u64,
+    /// `storage` as a percentage of `max_storage`.
+    pub storagep: f64,
+    pub max_storage: u64,
+    pub objects: u64,
+    pub public_url: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NodeStatus {
+    Up,
+    Down,
+}
+
+/// A storage node as the distributor sees it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeInfo {
+    pub id: String,
+    pub url: String,
+    pub public_url: Option<String>,
+    pub status: NodeStatus,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub stats: Option<NodeStats>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeList {
+    pub nodes: Vec<NodeInfo>,
+}
+
+/// Body of the distributor's `GET /stats`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClusterStats {
+    pub nodes: Vec<NodeStatsEntry>,
+    pub totals: Totals,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatsEntry {
+    pub id: String,
+    pub status: NodeStatus,
+    /// The node's last report, absent until it has answered once.
+    #[serde(flatten)]
+    pub stats: Option<NodeStats>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Bytes stored on the nodes that have reported, copies included.
+    pub storage: u64,
+    pub max_storage: u64,
+    /// Objects in the catalogue (each counted once, whatever its copies).
+    pub objects: u64,
+}
+
+/// Every error body: `{"error": {"code": "not_found", "message": "…"}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: String,
+    pub message: String,
+}
+
+/// A node's answer to `PUT /blobs/{key}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredBlob {
+    pub key: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A node's answer to `GET /blobs`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Inventory {
+    pub blobs: Vec<InventoryEntry>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InventoryEntry {
+    pub key: String,
+    pub size: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_stats_flatten_into_the_cluster_view() {
+        let entry = NodeStatsEntry {
+            id: "node1".into(),
+            status: NodeStatus::Up,
+            stats: Some(NodeStats {
+                node_id: "node1".into(),
+                memory: 1,
+                memory_total: 2,
+                storage: 3,
+                storagep: 4.5,
+                max_storage: 6,
+                objects: 7,
+                public_url: "http://localhost:8001".into(),
+            }),
+        };
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json["status"], "up");
+        assert_eq!(json["storagep"], 4.5);
+        let back: NodeStatsEntry = serde_json::from_value(json).unwrap();
+        assert_eq!(back, entry);
+    }
+
+    #[test]
+    fn a_down_node_without_stats_has_only_id_and_status() {
+        let entry = NodeStatsEntry {
+            id: "node2".into(),
+            status: NodeStatus::Down,
+            stats: None,
+        };
+        let json = serde_json::to_value(&entry).unwrap();
+        assert_eq!(json, serde_json::json!({"id": "node2", "status": "down"}));
+    }
+}

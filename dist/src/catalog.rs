@@ -1,0 +1,322 @@
+//! The content catalogue in PostgreSQL: objects, where their copies live,
+//! and the stray blobs still to be removed from nodes. Only this module
+//! speaks SQL.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// Migrations from `migrations/`, built into the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Clone)]
+pub struct Catalog {
+    pool: PgPool,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ContentRecord {
+    pub id: Uuid,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+    pub version: i32,
+    pub blob_key: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[sqlx(skip)]
+    pub replicas: Vec<ReplicaRecord>,
+}
+
+#[derive(Clone, Debug, FromRow)]
+pub struct ReplicaRecord {
+    pub content_id: Uuid,
+    pub node_id: String,
+    pub state: String,
+}
+
+/// The bytes of a new object or version, as written to the nodes.
+#[derive(Clone, Debug)]
+pub struct NewBytes {
+    pub blob_key: String,
+    pub size: u64,
+    pub sha256: String,
+    pub nodes: Vec<String>,
+}
+
+/// A copy on a node that no metadata points at any more.
+#[derive(Clone, Debug, FromRow)]
+pub struct StrayBlob {
+    pub node_id: String,
+    pub blob_key: String,
+}
+
+const CONTENT_COLUMNS: &str =
+    "id, filename, content_type, size, sha256, version, blob_key, created_at, updated_at";
+
+impl Catalog {
+    pub fn new(pool: PgPool) -> Self {
+        Catalog { pool }
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<Option<ContentRecord>, sqlx::Error> {
+        let record: Option<ContentRecord> =
+            sqlx::query_as(&format!("SELECT {CONTENT_COLUMNS} FROM content WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        match record {
+            Some(record) => Ok(self.with_replicas(vec![record]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// Newest first (ids are time-ordered UUIDv7), starting after `before`.
+    pub async fn list(&self, before: Option<Uuid>, limit: i64) -> Result<Vec<ContentRecord>, sqlx::Error> {
+        let records = sqlx::query_as(&format!(
+            "SELECT {CONTENT_COLUMNS} FROM content
+             WHERE $1::uuid IS NULL OR id < $1
+             ORDER BY id DESC LIMIT $2"
+        ))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        self.with_replicas(records).await
+    }
+
+    pub async fn count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT count(*) FROM content").fetch_one(&self.pool).await
+    }
+
+    async fn with_replicas(&self, mut records: Vec<ContentRecord>) -> Result<Vec<ContentRecord>, sqlx::Error> {
+        let ids: Vec<Uuid> = records.iter().map(|record| record.id).collect();
+        let replicas: Vec<ReplicaRecord> = sqlx::query_as(
+            "SELECT content_id, node_id, state FROM replica
+             WHERE content_id = ANY($1) ORDER BY node_id",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?;
+        for replica in replicas {
+            if let Some(record) = records.iter_mut().find(|record| record.id == replica.content_id) {
+                record.replicas.push(replica);
+            }
+        }
+        Ok(records)
+    }
+
+    /// Records that `key` is about to be written to `nodes`, so the copies
+    /// are found and removed if the upload never commits (a crash, say).
+    pub async fn expect_blobs(&self, nodes: &[String], key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO stray_blob (node_id, blob_key, due_at)
+             SELECT node, $2, now() + interval '1 day' FROM unnest($1::text[]) AS node
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(nodes)
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Gives up on copies of `key` that will never be committed: they are
+    /// due for removal now.
+    pub async fn abandon_blobs(&self, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE stray_blob SET due_at = now() WHERE blob_key = $1")
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+    }
+
+    /// Adds a new object whose bytes are already on its nodes.
+    pub async fn insert(
+        &self,
+        id: Uuid,
+        filename: &str,
+        content_type: &str,
+        bytes: &NewBytes,
+    ) -> Result<ContentRecord, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO content (id, filename, content_type, size, sha256, blob_key)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(filename)
+        .bind(content_type)
+        .bind(bytes.size as i64)
+        .bind(&bytes.sha256)
+        .bind(&bytes.blob_key)
+        .execute(&mut *tx)
+        .await?;
+        adopt_copies(&mut tx, id, bytes).await?;
+        tx.commit().await?;
+        self.get(id).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Points the object at new bytes, already on their nodes, in one
+    /// transaction: readers see the old version or the new one. The old
+    /// copies become stray. `None` when the object is gone.
+    pub async fn replace(
+        &self,
+        id: Uuid,
+        filename: Option<&str>,
+        content_type: Option<&str>,
+        bytes: &NewBytes,
+    ) -> Result<Option<(ContentRecord, Vec<StrayBlob>)>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let old_key: Option<String> =
+            sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(old_key) = old_key else {
+            return Ok(None);
+        };
+        let strays = retire_copies(&mut tx, id, &old_key).await?;
+        sqlx::query(
+            "UPDATE content SET
+                 filename = coalesce($2, filename),
+                 content_type = coalesce($3, content_type),
+                 size = $4, sha256 = $5, blob_key = $6,
+                 version = version + 1, updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(filename)
+        .bind(content_type)
+        .bind(bytes.size as i64)
+        .bind(&bytes.sha256)
+        .bind(&bytes.blob_key)
+        .execute(&mut *tx)
+        .await?;
+        adopt_copies(&mut tx, id, bytes).await?;
+        tx.commit().await?;
+        Ok(self.get(id).await?.map(|record| (record, strays)))
+    }
+
+    /// Changes the name or type; `None` when the object does not exist.
+    pub async fn patch(
+        &self,
+        id: Uuid,
+        filename: Option<&str>,
+        content_type: Option<&str>,
+    ) -> Result<Option<ContentRecord>, sqlx::Error> {
+        let updated = sqlx::query(
+            "UPDATE content SET
+                 filename = coalesce($2, filename),
+                 content_type = coalesce($3, content_type),
+                 updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(filename)
+        .bind(content_type)
+        .execute(&self.pool)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.get(id).await
+    }
+
+    /// Removes the object; its copies become stray. `None` when it did not
+    /// exist.
+    pub async fn delete(&self, id: Uuid) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let key: Option<String> =
+            sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let strays = retire_copies(&mut tx, id, &key).await?;
+        sqlx::query("DELETE FROM content WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(strays))
+    }
+
+    /// Stray blobs whose time has come, oldest first.
+    pub async fn due_strays(&self, limit: i64) -> Result<Vec<StrayBlob>, sqlx::Error> {
+        sqlx::query_as(
+            "SELECT node_id, blob_key FROM stray_blob
+             WHERE due_at <= now() ORDER BY due_at LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// The blob is gone from its node.
+    pub async fn forget_stray(&self, stray: &StrayBlob) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM stray_blob WHERE node_id = $1 AND blob_key = $2")
+            .bind(&stray.node_id)
+            .bind(&stray.blob_key)
+            .execute(&self.pool)
+            .await
+            .map(drop)
+    }
+
+    /// At start-up no upload is under way, so every copy an earlier run was
+    /// still writing is debris, due for removal now.
+    pub async fn abandon_unfinished_uploads(&self) -> Result<u64, sqlx::Error> {
+        sqlx::query("UPDATE stray_blob SET due_at = now() WHERE due_at > now()")
+            .execute(&self.pool)
+            .await
+            .map(|done| done.rows_affected())
+    }
+}
+
+/// Records the new copies and clears them from the stray list.
+async fn adopt_copies(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    bytes: &NewBytes,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO replica (content_id, node_id, state)
+         SELECT $1, node, 'ok' FROM unnest($2::text[]) AS node",
+    )
+    .bind(id)
+    .bind(&bytes.nodes)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM stray_blob WHERE blob_key = $1 AND node_id = ANY($2)")
+        .bind(&bytes.blob_key)
+        .bind(&bytes.nodes)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Drops the object's copy records and lists the copies as stray, due now.
+async fn retire_copies(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    key: &str,
+) -> Result<Vec<StrayBlob>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH gone AS (DELETE FROM replica WHERE content_id = $1 RETURNING node_id)
+         INSERT INTO stray_blob (node_id, blob_key, due_at)
+         SELECT node_id, $2, now() FROM gone
+         ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()
+         RETURNING node_id, blob_key",
+    )
+    .bind(id)
+    .bind(key)
+    .fetch_all(&mut **tx)
+    .await
+}

@@ -1,0 +1,213 @@
+//! The storage nodes as the distributor sees them: their health, their last
+//! stats, and the polling that keeps both fresh.
+
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use cdn_common::wire::{NodeInfo, NodeStats, NodeStatus};
+use reqwest::Url;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{NodeAddress, NodeId};
+use crate::node_client::NodeClient;
+use crate::placement::{self, Candidate, PlacementError};
+
+pub struct Cluster {
+    nodes: Vec<Node>,
+}
+
+pub struct Node {
+    pub id: NodeId,
+    /// Where the distributor reaches the node.
+    pub url: Url,
+    health: RwLock<Health>,
+}
+
+/// What the last poll found.
+#[derive(Clone, Debug)]
+struct Health {
+    status: NodeStatus,
+    last_seen: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+    stats: Option<NodeStats>,
+    /// When a write was last counted by [`Cluster::note_stored`].
+    last_write: Option<Instant>,
+}
+
+impl Node {
+    fn health(&self) -> Health {
+        self.health.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Health)) {
+        change(&mut self.health.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.health().status == NodeStatus::Up
+    }
+
+    /// How clients outside reach the node: what it reports, or else the URL
+    /// the distributor uses.
+    pub fn public_url(&self) -> String {
+        self.health()
+            .stats
+            .map(|stats| stats.public_url)
+            .unwrap_or_else(|| self.url.as_str().trim_end_matches('/').to_owned())
+    }
+
+    /// Storage use in percent, for ordering reads; unknown counts as full.
+    pub fn load(&self) -> f64 {
+        self.health().stats.map_or(100.0, |stats| stats.storagep)
+    }
+
+    pub fn info(&self) -> NodeInfo {
+        let health = self.health();
+        NodeInfo {
+            id: self.id.to_string(),
+            url: self.url.to_string(),
+            public_url: health.stats.as_ref().map(|stats| stats.public_url.clone()),
+            status: health.status,
+            last_seen: health.last_seen,
+            last_error: health.last_error,
+            stats: health.stats,
+        }
+    }
+
+    pub fn stats(&self) -> Option<NodeStats> {
+        self.health().stats
+    }
+
+    pub fn status(&self) -> NodeStatus {
+        self.health().status
+    }
+}
+
+impl Cluster {
+    /// Every node starts `down` until its first answer.
+    pub fn new(addresses: &[NodeAddress]) -> Self {
+        let nodes = addresses
+            .iter()
+            .map(|address| Node {
+                id: address.id.clone(),
+                url: address.url.clone(),
+                health: RwLock::new(Health {
+                    status: NodeStatus::Down,
+                    last_seen: None,
+                    last_error: Some("not polled yet".into()),
+                    stats: None,
+                    last_write: None,
+                }),
+            })
+            .collect();
+        Cluster { nodes }
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn node(&self, id: &str) -> Option<&Node> {
+        self.nodes.iter().find(|node| node.id.as_str() == id)
+    }
+
+    pub fn any_up(&self) -> bool {
+        self.nodes.iter().any(Node::is_up)
+    }
+
+    /// The nodes for a new object's copies, by the placement rule.
+    pub fn place(&self, size: Option<u64>, copies: usize) -> Result<Vec<&Node>, PlacementError> {
+        let healths: Vec<(&Node, Health)> = self.nodes.iter().map(|node| (node, node.health())).collect();
+        let up = healths
+            .iter()
+            .filter(|(_, health)| health.status == NodeStatus::Up)
+            .filter_map(|(node, health)| {
+                let stats = health.stats.as_ref()?;
+                Some(Candidate { id: &node.id, stats })
+            })
+            .collect();
+        let chosen = placement::choose(up, size, copies)?;
+        Ok(chosen
+            .into_iter()
+            .filter_map(|id| self.node(id.as_str()))
+            .collect())
+    }
+
+    /// Counts a write in the node's figures before its next poll does, so
+    /// uploads between two polls spread as the placement rule intends.
+    pub fn note_stored(&self, id: &NodeId, bytes: u64) {
+        if let Some(node) = self.node(id.as_str()) {
+            node.update(|health| {
+                health.last_write = Some(Instant::now());
+                if let Some(stats) = health.stats.as_mut() {
+                    stats.storage += bytes;
+                    stats.objects += 1;
+                    stats.storagep = percent(stats.storage, stats.max_storage);
+                }
+            });
+        }
+    }
+
+    /// Asks every node for its stats at once and records who answered.
+    pub async fn poll(&self, client: &NodeClient, timeout: Duration) {
+        let polls = self.nodes.iter().map(|node| async move {
+            let asked = Instant::now();
+            let answer = client.stats(&node.url, timeout).await;
+            node.update(|health| match answer {
+                Ok(mut stats) => {
+                    // An answer sent before a write we counted must not undo it.
+                    if let (Some(written), Some(known)) = (health.last_write, &health.stats)
+                        && written > asked
+                    {
+                        stats.storage = stats.storage.max(known.storage);
+                        stats.objects = stats.objects.max(known.objects);
+                        stats.storagep = percent(stats.storage, stats.max_storage);
+                    }
+                    if health.status == NodeStatus::Down {
+                        tracing::info!(node = %node.id, "node is up");
+                    }
+                    health.status = NodeStatus::Up;
+                    health.last_seen = Some(Utc::now());
+                    health.last_error = None;
+                    health.stats = Some(stats);
+                }
+                Err(err) => {
+                    if health.status == NodeStatus::Up {
+                        tracing::warn!(node = %node.id, error = %err, "node is down");
+                    }
+                    health.status = NodeStatus::Down;
+                    health.last_error = Some(err.to_string());
+                }
+            });
+        });
+        futures::future::join_all(polls).await;
+    }
+}
+
+/// Polls every `interval` until `stop` is cancelled.
+pub async fn poll_forever(
+    cluster: Arc<Cluster>,
+    client: NodeClient,
+    interval: Duration,
+    stop: CancellationToken,
+) {
+    // A node that cannot answer well within one interval counts as down.
+    let timeout = interval.clamp(Duration::from_millis(500), Duration::from_secs(5));
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => cluster.poll(&client, timeout).await,
+        }
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        100.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}

@@ -1,0 +1,207 @@
+//! HTTP semantics of serving content's bytes: validators, conditional
+//! requests (RFC 9110 §13), byte ranges and `Content-Disposition`
+//! (RFC 6266). Pure functions of headers and metadata.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::http::{HeaderMap, header};
+use chrono::{DateTime, Utc};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// The validators of one version of some content.
+#[derive(Clone, Debug)]
+pub struct Validators {
+    /// Strong entity tag, quoted: the SHA-256 of the bytes.
+    pub etag: String,
+    /// Whole seconds, as HTTP dates carry no more.
+    pub last_modified: SystemTime,
+}
+
+impl Validators {
+    pub fn new(sha256: &str, updated_at: DateTime<Utc>) -> Self {
+        let seconds = updated_at.timestamp().max(0) as u64;
+        Validators {
+            etag: format!("\"{sha256}\""),
+            last_modified: UNIX_EPOCH + Duration::from_secs(seconds),
+        }
+    }
+
+    pub fn last_modified_header(&self) -> String {
+        httpdate::fmt_http_date(self.last_modified)
+    }
+
+    /// Whether a `GET`/`HEAD` should be answered `304 Not Modified`.
+    /// `If-None-Match` wins over `If-Modified-Since` when both are sent.
+    pub fn not_modified(&self, headers: &HeaderMap) -> bool {
+        if let Some(tags) = header_str(headers, header::IF_NONE_MATCH) {
+            return tags.split(',').map(str::trim).any(|tag| {
+                tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag
+            });
+        }
+        header_str(headers, header::IF_MODIFIED_SINCE)
+            .and_then(|date| httpdate::parse_http_date(date).ok())
+            .is_some_and(|since| self.last_modified <= since)
+    }
+
+    /// Whether `If-Range`, when sent, still names this version, so a range
+    /// of it may be served.
+    fn range_still_applies(&self, headers: &HeaderMap) -> bool {
+        match header_str(headers, header::IF_RANGE) {
+            None => true,
+            Some(tag) if tag.starts_with('"') => tag == self.etag,
+            Some(date) => httpdate::parse_http_date(date).is_ok_and(|date| date == self.last_modified),
+        }
+    }
+}
+
+/// What part of the content to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Portion {
+    Whole,
+    /// Inclusive byte positions.
+    Range { first: u64, last: u64 },
+    Unsatisfiable,
+}
+
+/// Reads `Range` for content of `size` bytes. Several ranges at once are
+/// answered with the whole content, which RFC 9110 allows.
+pub fn requested_portion(headers: &HeaderMap, size: u64, validators: &Validators) -> Portion {
+    let Some(range) = header_str(headers, header::RANGE) else {
+        return Portion::Whole;
+    };
+    if !validators.range_still_applies(headers) {
+        return Portion::Whole;
+    }
+    let Ok(parsed) = http_range_header::parse_range_header(range) else {
+        return Portion::Unsatisfiable;
+    };
+    if size == 0 {
+        return Portion::Unsatisfiable;
+    }
+    match parsed.validate(size).as_deref() {
+        Ok([single]) => Portion::Range {
+            first: *single.start(),
+            last: *single.end(),
+        },
+        Ok(_) => Portion::Whole,
+        Err(_) => Portion::Unsatisfiable,
+    }
+}
+
+/// Characters kept as they are in an RFC 5987 `filename*` value.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `inline` or `attachment` with the file name: a plain ASCII `filename`
+/// for old clients and, when the name needs it, a UTF-8 `filename*`.
+pub fn content_disposition(filename: &str, attachment: bool) -> String {
+    let kind = if attachment { "attachment" } else { "inline" };
+    let fallback: String = filename
+        .chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c,
+            _ => '_',
+        })
+        .collect();
+    if fallback == filename {
+        format!("{kind}; filename=\"{filename}\"")
+    } else {
+        let encoded = utf8_percent_encode(filename, ATTR_CHAR);
+        format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    fn validators() -> Validators {
+        Validators::new("abc", DateTime::from_timestamp(1_700_000_000, 500).unwrap())
+    }
+
+    fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(name.clone(), HeaderValue::from_str(value).unwrap());
+        }
+        map
+    }
+
+    #[test]
+    fn if_none_match_compares_tags_weakly() {
+        let v = validators();
+        assert!(v.not_modified(&headers(&[(header::IF_NONE_MATCH, "\"abc\"")])));
+        assert!(v.not_modified(&headers(&[(header::IF_NONE_MATCH, "\"x\", W/\"abc\"")])));
+        assert!(v.not_modified(&headers(&[(header::IF_NONE_MATCH, "*")])));
+        assert!(!v.not_modified(&headers(&[(header::IF_NONE_MATCH, "\"abd\"")])));
+    }
+
+    #[test]
+    fn if_modified_since_counts_whole_seconds_and_yields_to_if_none_match() {
+        let v = validators();
+        let same = v.last_modified_header();
+        let earlier = httpdate::fmt_http_date(v.last_modified - Duration::from_secs(1));
+        assert!(v.not_modified(&headers(&[(header::IF_MODIFIED_SINCE, &same)])));
+        assert!(!v.not_modified(&headers(&[(header::IF_MODIFIED_SINCE, &earlier)])));
+        assert!(!v.not_modified(&headers(&[
+            (header::IF_NONE_MATCH, "\"other\""),
+            (header::IF_MODIFIED_SINCE, &same),
+        ])));
+        assert!(!v.not_modified(&headers(&[(header::IF_MODIFIED_SINCE, "yesterday")])));
+    }
+
+    #[test]
+    fn reads_single_ranges() {
+        let v = validators();
+        let portion = |range: &str| requested_portion(&headers(&[(header::RANGE, range)]), 100, &v);
+        assert_eq!(portion("bytes=0-9"), Portion::Range { first: 0, last: 9 });
+        assert_eq!(portion("bytes=90-"), Portion::Range { first: 90, last: 99 });
+        assert_eq!(portion("bytes=-10"), Portion::Range { first: 90, last: 99 });
+        assert_eq!(portion("bytes=50-500"), Portion::Range { first: 50, last: 99 });
+        assert_eq!(portion("bytes=0-1,5-6"), Portion::Whole);
+        assert_eq!(portion("bytes=100-"), Portion::Unsatisfiable);
+        assert_eq!(portion("bytes=9-3"), Portion::Unsatisfiable);
+        assert_eq!(portion("lines=1-2"), Portion::Unsatisfiable);
+        assert_eq!(requested_portion(&HeaderMap::new(), 100, &v), Portion::Whole);
+        assert_eq!(
+            requested_portion(&headers(&[(header::RANGE, "bytes=0-0")]), 0, &v),
+            Portion::Unsatisfiable
+        );
+    }
+
+    #[test]
+    fn if_range_that_no_longer_matches_asks_for_the_whole() {
+        let v = validators();
+        let range = |if_range: &str| {
+            requested_portion(&headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, if_range)]), 100, &v)
+        };
+        assert_eq!(range("\"abc\""), Portion::Range { first: 0, last: 9 });
+        assert_eq!(range("\"old\""), Portion::Whole);
+        assert_eq!(range(&v.last_modified_header()), Portion::Range { first: 0, last: 9 });
+    }
+
+    #[test]
+    fn dispositions_carry_any_file_name_safely() {
+        assert_eq!(content_disposition("a b.txt", false), "inline; filename=\"a b.txt\"");
+        assert_eq!(
+            content_disposition("café \"menu\".txt", true),
+            "attachment; filename=\"caf_ _menu_.txt\"; filename*=UTF-8''caf%C3%A9%20%22menu%22.txt"
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The distributor's one error type: each kind maps to one status and code,
+//! and internals never reach the client.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::multipart::MultipartError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use cdn_common::wire::{ErrorBody, ErrorDetail};
+
+use crate::placement::PlacementError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed here")]
+    MethodNotAllowed,
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("the range is not within the {size} bytes of the content")]
+    RangeNotSatisfiable { size: u64 },
+    /// Nothing can serve the request right now (nodes down, database away).
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    InsufficientStorage(String),
+    /// A node answered in a way it never should.
+    #[error("{0}")]
+    BadGateway(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use ApiError::*;
+        match self {
+            BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),
+            Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            InsufficientStorage(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
+            BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
+            Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    pub fn not_found(id: impl std::fmt::Display) -> Self {
+        ApiError::NotFound(format!("no content with id {id}"))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::warn!(error = format!("{self:#}"), status = status.as_u16(), "request failed");
+        } else {
+            tracing::info!(error = %self, status = status.as_u16(), "request refused");
+        }
+        let message = match &self {
+            ApiError::Internal(_) => "internal error; the distributor's log has the details".to_owned(),
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message,
+            },
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::RangeNotSatisfiable { size } = self
+            && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))
+        {
+            response.headers_mut().insert(header::CONTENT_RANGE, value);
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::Unavailable("the metadata database is unavailable; try again shortly".into())
+            }
+            other => ApiError::Internal(anyhow::Error::new(other).context("database query")),
+        }
+    }
+}
+
+impl From<PlacementError> for ApiError {
+    fn from(err: PlacementError) -> Self {
+        match err {
+            PlacementError::NotEnoughNodesUp { .. } => ApiError::Unavailable(err.to_string()),
+            PlacementError::TooLarge { .. } => ApiError::TooLarge(err.to_string()),
+            PlacementError::NoRoom { .. } => ApiError::InsufficientStorage(err.to_string()),
+        }
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        ApiError::BadRequest(rejection.body_text())
+    }
+}
+
+impl From<MultipartError> for ApiError {
+    fn from(err: MultipartError) -> Self {
+        ApiError::BadRequest(format!("bad multipart body: {}", err.body_text()))
+    }
+}

@@ -1,0 +1,60 @@
+//! Removes stray blobs from nodes: old copies of replaced or deleted
+//! content, and copies of uploads that never committed.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::{Catalog, StrayBlob};
+use crate::cluster::Cluster;
+use crate::node_client::NodeClient;
+
+/// Stray blobs handled per round, so a backlog never floods the nodes.
+const BATCH: i64 = 100;
+
+/// Removes `strays` from their nodes now and forgets those removed; the rest
+/// stay listed for a later round.
+pub async fn remove_strays(catalog: &Catalog, cluster: &Cluster, client: &NodeClient, strays: Vec<StrayBlob>) {
+    let removals = strays.into_iter().map(|stray| async move {
+        let Some(node) = cluster.node(&stray.node_id) else {
+            // The node left the configuration: nothing can reach the blob.
+            return (stray, true);
+        };
+        match client.delete_blob(&node.url, &stray.blob_key).await {
+            Ok(()) => (stray, true),
+            Err(err) => {
+                tracing::debug!(node = %stray.node_id, key = %stray.blob_key, error = %err, "stray blob kept for later");
+                (stray, false)
+            }
+        }
+    });
+    for (stray, removed) in futures::future::join_all(removals).await {
+        if removed && let Err(err) = catalog.forget_stray(&stray).await {
+            tracing::warn!(error = %err, "cannot record a stray blob's removal");
+        }
+    }
+}
+
+/// Every `interval`, removes the stray blobs that are due, until `stop`.
+pub async fn run(catalog: Catalog, cluster: std::sync::Arc<Cluster>, client: NodeClient, interval: Duration, stop: CancellationToken) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticks.tick() => {}
+        }
+        match catalog.due_strays(BATCH).await {
+            Ok(strays) if !strays.is_empty() => {
+                // Only nodes that are up can delete; the rest wait their turn.
+                let reachable = strays
+                    .into_iter()
+                    .filter(|stray| cluster.node(&stray.node_id).is_none_or(|node| node.is_up()))
+                    .collect();
+                remove_strays(&catalog, &cluster, &client, reachable).await;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(error = %err, "cannot list stray blobs"),
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! The distributor: the mini CDN's public front door. It keeps content
+//! metadata in PostgreSQL, watches the storage nodes, places each upload and
+//! streams bytes between clients and nodes.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from the environment, node ids.
+//! - `routes`: the public HTTP API, one module per group of routes.
+//! - `upload`: streaming one body to every node chosen for its copies.
+//! - `delivery`: conditional requests, ranges, `Content-Disposition`.
+//! - `catalog`: everything in PostgreSQL; the only module with SQL.
+//! - `cluster`: the nodes' health and stats, and the polling loop.
+//! - `placement`: which nodes get a new object (a pure function).
+//! - `node_client`: calls to the nodes' internal API.
+//! - `janitor`: removing blobs that no metadata points at.
+//! - `error`: the one error type and its statuses.
+
+pub mod config;
+
+mod catalog;
+mod cluster;
+mod delivery;
+mod error;
+mod janitor;
+mod node_client;
+mod placement;
+mod routes;
+mod upload;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::PgPoolOptions;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::cluster::Cluster;
+use crate::config::Config;
+use crate::node_client::NodeClient;
+use crate::routes::AppState;
+
+/// Connects to PostgreSQL, applies the migrations, starts polling the nodes
+/// and serves the API on `listener` until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let pool = PgPoolOptions::new()
+        .max_connections(16)
+        // A request waits this long for the database, then fails with 503
+        // rather than hang while PostgreSQL is away.
+        .acquire_timeout(Duration::from_secs(3))
+        .connect(&config.database_url)
+        .await
+        .context("DATABASE_URL: cannot connect to PostgreSQL")?;
+    catalog::MIGRATOR.run(&pool).await.context("applying database migrations")?;
+    let catalog = Catalog::new(pool);
+    let abandoned = catalog.abandon_unfinished_uploads().await?;
+    if abandoned > 0 {
+        tracing::info!(copies = abandoned, "removing copies of uploads interrupted by the last stop");
+    }
+
+    let cluster = Arc::new(Cluster::new(&config.nodes));
+    let nodes = NodeClient::new().context("building the HTTP client for the nodes")?;
+    // Know who is up before the first request is placed.
+    cluster.poll(&nodes, Duration::from_secs(2)).await;
+
+    let stop = CancellationToken::new();
+    let background = [
+        tokio::spawn(cluster::poll_forever(
+            cluster.clone(),
+            nodes.clone(),
+            config.poll_interval,
+            stop.clone(),
+        )),
+        tokio::spawn(janitor::run(
+            catalog.clone(),
+            cluster.clone(),
+            nodes.clone(),
+            config.poll_interval,
+            stop.clone(),
+        )),
+    ];
+
+    let state = AppState {
+        catalog,
+        cluster,
+        nodes,
+        replication: config.replication,
+        public_url: config.public_url.as_deref().map(Arc::from),
+    };
+    tracing::info!(
+        addr = %listener.local_addr()?,
+        nodes = config.nodes.len(),
+        replication = config.replication,
+        "distributor listening"
+    );
+    let served = axum::serve(listener, routes::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP");
+    stop.cancel();
+    for task in background {
+        let _ = task.await;
+    }
+    served
+}

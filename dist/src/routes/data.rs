@@ -1,0 +1,131 @@
+//! `GET`/`HEAD /content/{id}/data`: the bytes, streamed from a node.
+
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{AppState, parse_id};
+use crate::catalog::ContentRecord;
+use crate::cluster::Node;
+use crate::delivery::{Portion, Validators, content_disposition, requested_portion};
+use crate::error::ApiError;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DataParams {
+    download: Option<String>,
+    redirect: Option<String>,
+}
+
+fn flag(value: &Option<String>) -> bool {
+    matches!(value.as_deref(), Some("1" | "true" | "yes" | ""))
+}
+
+pub async fn bytes(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    params: Result<Query<DataParams>, QueryRejection>,
+    method: Method,
+    request_headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let id = parse_id(&id)?;
+    let Query(params) = params?;
+    let record = state.catalog.get(id).await?.ok_or_else(|| ApiError::not_found(id))?;
+    let validators = Validators::new(&record.sha256, record.updated_at);
+    let mut headers = HeaderMap::new();
+    headers.insert(header::ETAG, header_value(&validators.etag)?);
+    headers.insert(header::LAST_MODIFIED, header_value(&validators.last_modified_header())?);
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if validators.not_modified(&request_headers) {
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
+
+    let size = record.size as u64;
+    let portion = requested_portion(&request_headers, size, &validators);
+    let (status, range) = match portion {
+        Portion::Whole => (StatusCode::OK, None),
+        Portion::Range { first, last } => (StatusCode::PARTIAL_CONTENT, Some((first, last))),
+        Portion::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
+    };
+    let copies = readable_copies(&state, &record);
+    if flag(&params.redirect) {
+        let node = copies
+            .iter()
+            .find(|node| node.is_up())
+            .ok_or_else(|| ApiError::Unavailable("no node holding this content is up".into()))?;
+        let location = format!("{}/blobs/{}", node.public_url(), record.blob_key);
+        headers.insert(header::LOCATION, header_value(&location)?);
+        return Ok((StatusCode::TEMPORARY_REDIRECT, headers).into_response());
+    }
+
+    headers.insert(header::CONTENT_TYPE, header_value(&record.content_type)?);
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        header_value(&content_disposition(&record.filename, flag(&params.download)))?,
+    );
+    let length = match range {
+        Some((first, last)) => {
+            headers.insert(
+                header::CONTENT_RANGE,
+                header_value(&format!("bytes {first}-{last}/{size}"))?,
+            );
+            last - first + 1
+        }
+        None => size,
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    if method == Method::HEAD {
+        return Ok((status, headers).into_response());
+    }
+    let body = open_copy(&state, &record, &copies, range, length).await?;
+    Ok((status, headers, body).into_response())
+}
+
+/// The nodes holding a good copy, the likeliest to answer well first: those
+/// up before those down, then the least loaded.
+fn readable_copies<'a>(state: &'a AppState, record: &ContentRecord) -> Vec<&'a Node> {
+    let mut nodes: Vec<&Node> = record
+        .replicas
+        .iter()
+        .filter(|replica| replica.state == "ok")
+        .filter_map(|replica| state.cluster.node(&replica.node_id))
+        .collect();
+    nodes.sort_by(|a, b| b.is_up().cmp(&a.is_up()).then(a.load().total_cmp(&b.load())));
+    nodes
+}
+
+/// Starts reading from the first copy that answers; a copy that fails
+/// before any byte is sent is passed over for the next.
+async fn open_copy(
+    state: &AppState,
+    record: &ContentRecord,
+    copies: &[&Node],
+    range: Option<(u64, u64)>,
+    length: u64,
+) -> Result<Body, ApiError> {
+    for node in copies {
+        match state.nodes.get_blob(&node.url, &record.blob_key, range).await {
+            Ok(response) if response.content_length() == Some(length) => {
+                return Ok(Body::from_stream(response.bytes_stream()));
+            }
+            Ok(response) => tracing::warn!(
+                node = %node.id,
+                id = %record.id,
+                expected = length,
+                got = ?response.content_length(),
+                "node sent a copy of the wrong length"
+            ),
+            Err(err) => tracing::warn!(node = %node.id, id = %record.id, error = %err, "copy unreadable"),
+        }
+    }
+    Err(ApiError::Unavailable(format!(
+        "no copy of content {} could be read right now",
+        record.id
+    )))
+}
+
+fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
+    HeaderValue::from_str(text).map_err(|err| ApiError::Internal(anyhow::anyhow!("header value {text:?}: {err}")))
+}

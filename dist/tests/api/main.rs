@@ -1,0 +1,11 @@
+//! Integration tests of the distributor with real nodes and a real
+//! PostgreSQL, driven over HTTP with the client library.
+
+mod helpers;
+
+mod content;
+mod delivery;
+mod errors;
+mod placement;
+mod startup;
+mod streaming;

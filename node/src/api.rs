@@ -1,0 +1,98 @@
+//! The node's HTTP routes (internal: only the distributor calls them).
+
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use axum::routing::{get, put};
+use cdn_common::wire::{Inventory, NodeStats, StoredBlob};
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
+
+use crate::AppState;
+use crate::error::NodeError;
+use crate::key::BlobKey;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/blobs", get(inventory))
+        .route("/blobs/{key}", put(put_blob).get(get_blob).head(get_blob).delete(delete_blob))
+        .route("/stats", get(stats))
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { NodeError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { NodeError::MethodNotAllowed })
+        .with_state(state)
+}
+
+async fn put_blob(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    request: Request,
+) -> Result<Json<StoredBlob>, NodeError> {
+    let key = BlobKey::parse(&key)?;
+    let expected_len = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok()?.parse().ok());
+    let body = request.into_body().into_data_stream();
+    let stored = state.store.write(&key, expected_len, body).await?;
+    tracing::debug!(key = %stored.key, size = stored.size, "blob stored");
+    Ok(Json(stored))
+}
+
+/// Serves the file with `Range`, `HEAD` and conditional requests handled by
+/// tower-http, which streams it in chunks.
+async fn get_blob(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    request: Request,
+) -> Result<Response, NodeError> {
+    let key = BlobKey::parse(&key)?;
+    let file = ServeFile::new_with_mime(state.store.path(&key), &mime::APPLICATION_OCTET_STREAM);
+    let Ok(response) = file.oneshot(request).await;
+    if response.status() == StatusCode::NOT_FOUND {
+        return Err(NodeError::NotFound(format!("no blob with key {key}")));
+    }
+    Ok(response.map(Body::new))
+}
+
+async fn delete_blob(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+) -> Result<StatusCode, NodeError> {
+    let key = BlobKey::parse(&key)?;
+    if state.store.delete(&key).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(NodeError::NotFound(format!("no blob with key {key}")))
+    }
+}
+
+async fn inventory(State(state): State<AppState>) -> Result<Json<Inventory>, NodeError> {
+    Ok(Json(Inventory {
+        blobs: state.store.inventory().await?,
+    }))
+}
+
+async fn stats(State(state): State<AppState>) -> Json<NodeStats> {
+    let memory = state.memory.read();
+    let storage = state.store.used_bytes();
+    let max_storage = state.store.max_bytes();
+    let storagep = if max_storage == 0 {
+        100.0
+    } else {
+        storage as f64 * 100.0 / max_storage as f64
+    };
+    Json(NodeStats {
+        node_id: state.config.node_id.clone(),
+        memory: memory.used,
+        memory_total: memory.total,
+        storage,
+        storagep,
+        max_storage,
+        objects: state.store.objects(),
+        public_url: state.config.public_url.clone(),
+    })
+}

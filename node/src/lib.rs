@@ -1,0 +1,72 @@
+//! The storage node: keeps blobs on its own volume and reports its stats.
+//!
+//! # Layout
+//!
+//! - [`config`]: settings from the environment.
+//! - `key`: blob keys, checked before they touch the disk.
+//! - `store`: blobs on disk: streamed writes via a temporary file, space
+//!   accounting against `MAX_STORAGE`, inventory.
+//! - `memory`: memory figures, container-aware.
+//! - `api`: the HTTP routes.
+//! - `error`: the one error type and its statuses.
+//!
+//! The node knows nothing of content, versions or PostgreSQL: it stores
+//! opaque blobs by key for the distributor.
+
+pub mod config;
+
+mod api;
+mod error;
+mod key;
+mod memory;
+mod store;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+use crate::memory::MemoryProbe;
+use crate::store::BlobStore;
+
+/// What every request handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Identity and public URL, for `/stats`.
+    config: Arc<Config>,
+    /// The blobs on disk and the space they take.
+    store: Arc<BlobStore>,
+    /// Memory figures, refreshed on each `/stats`.
+    memory: Arc<MemoryProbe>,
+}
+
+/// Opens the storage directory and serves the node's API on `listener`
+/// until `shutdown` completes.
+pub async fn run(
+    listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let store = BlobStore::open(&config.storage_dir, config.max_storage.bytes())
+        .await
+        .with_context(|| format!("STORAGE_DIR: cannot use {}", config.storage_dir.display()))?;
+    tracing::info!(
+        node_id = %config.node_id,
+        addr = %listener.local_addr()?,
+        stored_bytes = store.used_bytes(),
+        objects = store.objects(),
+        max_bytes = store.max_bytes(),
+        "storage node listening"
+    );
+    let state = AppState {
+        config: Arc::new(config),
+        store: Arc::new(store),
+        memory: Arc::new(MemoryProbe::new().context("reading memory figures")?),
+    };
+    axum::serve(listener, api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP")
+}
