@@ -15,7 +15,9 @@ pub struct EnvError {
 
 /// The variable's value; unset and empty are the same.
 pub fn optional(name: &'static str) -> Option<String> {
-    std::env::var(name).ok().filter(|value| !value.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
 }
 
 pub fn required(name: &'static str) -> Result<String, EnvError> {

@@ -45,5 +45,7 @@ pub fn probe_health(listen: SocketAddr) -> bool {
         let read = stream.read(&mut head)?;
         Ok(String::from_utf8_lossy(&head[..read]).into_owned())
     };
-    answer().is_ok_and(|status_line| status_line.starts_with("HTTP/1.1 200") || status_line.starts_with("HTTP/1.0 200"))
+    answer().is_ok_and(|status_line| {
+        status_line.starts_with("HTTP/1.1 200") || status_line.starts_with("HTTP/1.0 200")
+    })
 }

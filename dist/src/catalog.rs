@@ -65,11 +65,12 @@ impl Catalog {
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Option<ContentRecord>, sqlx::Error> {
-        let record: Option<ContentRecord> =
-            sqlx::query_as(&format!("SELECT {CONTENT_COLUMNS} FROM content WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
+        let record: Option<ContentRecord> = sqlx::query_as(&format!(
+            "SELECT {CONTENT_COLUMNS} FROM content WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         match record {
             Some(record) => Ok(self.with_replicas(vec![record]).await?.pop()),
             None => Ok(None),
@@ -77,7 +78,11 @@ impl Catalog {
     }
 
     /// Newest first (ids are time-ordered UUIDv7), starting after `before`.
-    pub async fn list(&self, before: Option<Uuid>, limit: i64) -> Result<Vec<ContentRecord>, sqlx::Error> {
+    pub async fn list(
+        &self,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<ContentRecord>, sqlx::Error> {
         let records = sqlx::query_as(&format!(
             "SELECT {CONTENT_COLUMNS} FROM content
              WHERE $1::uuid IS NULL OR id < $1
@@ -91,10 +96,15 @@ impl Catalog {
     }
 
     pub async fn count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT count(*) FROM content").fetch_one(&self.pool).await
+        sqlx::query_scalar("SELECT count(*) FROM content")
+            .fetch_one(&self.pool)
+            .await
     }
 
-    async fn with_replicas(&self, mut records: Vec<ContentRecord>) -> Result<Vec<ContentRecord>, sqlx::Error> {
+    async fn with_replicas(
+        &self,
+        mut records: Vec<ContentRecord>,
+    ) -> Result<Vec<ContentRecord>, sqlx::Error> {
         let ids: Vec<Uuid> = records.iter().map(|record| record.id).collect();
         let replicas: Vec<ReplicaRecord> = sqlx::query_as(
             "SELECT content_id, node_id, state FROM replica
@@ -104,7 +114,10 @@ impl Catalog {
         .fetch_all(&self.pool)
         .await?;
         for replica in replicas {
-            if let Some(record) = records.iter_mut().find(|record| record.id == replica.content_id) {
+            if let Some(record) = records
+                .iter_mut()
+                .find(|record| record.id == replica.content_id)
+            {
                 record.replicas.push(replica);
             }
         }

@@ -4,8 +4,8 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
 use cdn_common::wire::{NodeInfo, NodeStats, NodeStatus};
+use chrono::{DateTime, Utc};
 use reqwest::Url;
 use tokio_util::sync::CancellationToken;
 
@@ -37,11 +37,19 @@ struct Health {
 
 impl Node {
     fn health(&self) -> Health {
-        self.health.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+        self.health
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 
     fn update(&self, change: impl FnOnce(&mut Health)) {
-        change(&mut self.health.write().unwrap_or_else(|poisoned| poisoned.into_inner()));
+        change(
+            &mut self
+                .health
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
     }
 
     pub fn is_up(&self) -> bool {
@@ -118,13 +126,20 @@ impl Cluster {
 
     /// The nodes for a new object's copies, by the placement rule.
     pub fn place(&self, size: Option<u64>, copies: usize) -> Result<Vec<&Node>, PlacementError> {
-        let healths: Vec<(&Node, Health)> = self.nodes.iter().map(|node| (node, node.health())).collect();
+        let healths: Vec<(&Node, Health)> = self
+            .nodes
+            .iter()
+            .map(|node| (node, node.health()))
+            .collect();
         let up = healths
             .iter()
             .filter(|(_, health)| health.status == NodeStatus::Up)
             .filter_map(|(node, health)| {
                 let stats = health.stats.as_ref()?;
-                Some(Candidate { id: &node.id, stats })
+                Some(Candidate {
+                    id: &node.id,
+                    stats,
+                })
             })
             .collect();
         let chosen = placement::choose(up, size, copies)?;

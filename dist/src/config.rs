@@ -52,7 +52,9 @@ impl FromStr for NodeId {
         if (1..=64).contains(&text.len()) && text.chars().all(allowed) {
             Ok(NodeId(text.to_owned()))
         } else {
-            Err(format!("{text:?} is not a node id (use 1 to 64 of A-Z a-z 0-9 _ -)"))
+            Err(format!(
+                "{text:?} is not a node id (use 1 to 64 of A-Z a-z 0-9 _ -)"
+            ))
         }
     }
 }
@@ -80,7 +82,11 @@ impl Config {
             database_url: env::required("DATABASE_URL")?,
             listen_addr: env::parse_or("LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8000)))?,
             nodes,
-            poll_interval: env::parse_with("POLL_INTERVAL", Duration::from_secs(2), parse_interval)?,
+            poll_interval: env::parse_with(
+                "POLL_INTERVAL",
+                Duration::from_secs(2),
+                parse_interval,
+            )?,
             replication,
             public_url: env::optional("PUBLIC_URL").map(|url| url.trim_end_matches('/').to_owned()),
         })
@@ -98,7 +104,11 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 /// Reads `node1=http://node1:8080,node2=http://node2:8080`.
 pub fn parse_nodes(text: &str) -> Result<Vec<NodeAddress>, String> {
     let mut nodes: Vec<NodeAddress> = Vec::new();
-    for pair in text.split(',').map(str::trim).filter(|pair| !pair.is_empty()) {
+    for pair in text
+        .split(',')
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty())
+    {
         let (id, url) = pair
             .split_once('=')
             .ok_or_else(|| format!("{pair:?} is not id=url"))?;

@@ -34,9 +34,10 @@ impl Validators {
     /// `If-None-Match` wins over `If-Modified-Since` when both are sent.
     pub fn not_modified(&self, headers: &HeaderMap) -> bool {
         if let Some(tags) = header_str(headers, header::IF_NONE_MATCH) {
-            return tags.split(',').map(str::trim).any(|tag| {
-                tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag
-            });
+            return tags
+                .split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == self.etag);
         }
         header_str(headers, header::IF_MODIFIED_SINCE)
             .and_then(|date| httpdate::parse_http_date(date).ok())
@@ -49,7 +50,9 @@ impl Validators {
         match header_str(headers, header::IF_RANGE) {
             None => true,
             Some(tag) if tag.starts_with('"') => tag == self.etag,
-            Some(date) => httpdate::parse_http_date(date).is_ok_and(|date| date == self.last_modified),
+            Some(date) => {
+                httpdate::parse_http_date(date).is_ok_and(|date| date == self.last_modified)
+            }
         }
     }
 }
@@ -59,7 +62,10 @@ impl Validators {
 pub enum Portion {
     Whole,
     /// Inclusive byte positions.
-    Range { first: u64, last: u64 },
+    Range {
+        first: u64,
+        last: u64,
+    },
     Unsatisfiable,
 }
 
@@ -171,14 +177,35 @@ mod tests {
         let v = validators();
         let portion = |range: &str| requested_portion(&headers(&[(header::RANGE, range)]), 100, &v);
         assert_eq!(portion("bytes=0-9"), Portion::Range { first: 0, last: 9 });
-        assert_eq!(portion("bytes=90-"), Portion::Range { first: 90, last: 99 });
-        assert_eq!(portion("bytes=-10"), Portion::Range { first: 90, last: 99 });
-        assert_eq!(portion("bytes=50-500"), Portion::Range { first: 50, last: 99 });
+        assert_eq!(
+            portion("bytes=90-"),
+            Portion::Range {
+                first: 90,
+                last: 99
+            }
+        );
+        assert_eq!(
+            portion("bytes=-10"),
+            Portion::Range {
+                first: 90,
+                last: 99
+            }
+        );
+        assert_eq!(
+            portion("bytes=50-500"),
+            Portion::Range {
+                first: 50,
+                last: 99
+            }
+        );
         assert_eq!(portion("bytes=0-1,5-6"), Portion::Whole);
         assert_eq!(portion("bytes=100-"), Portion::Unsatisfiable);
         assert_eq!(portion("bytes=9-3"), Portion::Unsatisfiable);
         assert_eq!(portion("lines=1-2"), Portion::Unsatisfiable);
-        assert_eq!(requested_portion(&HeaderMap::new(), 100, &v), Portion::Whole);
+        assert_eq!(
+            requested_portion(&HeaderMap::new(), 100, &v),
+            Portion::Whole
+        );
         assert_eq!(
             requested_portion(&headers(&[(header::RANGE, "bytes=0-0")]), 0, &v),
             Portion::Unsatisfiable
@@ -189,16 +216,26 @@ mod tests {
     fn if_range_that_no_longer_matches_asks_for_the_whole() {
         let v = validators();
         let range = |if_range: &str| {
-            requested_portion(&headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, if_range)]), 100, &v)
+            requested_portion(
+                &headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, if_range)]),
+                100,
+                &v,
+            )
         };
         assert_eq!(range("\"abc\""), Portion::Range { first: 0, last: 9 });
         assert_eq!(range("\"old\""), Portion::Whole);
-        assert_eq!(range(&v.last_modified_header()), Portion::Range { first: 0, last: 9 });
+        assert_eq!(
+            range(&v.last_modified_header()),
+            Portion::Range { first: 0, last: 9 }
+        );
     }
 
     #[test]
     fn dispositions_carry_any_file_name_safely() {
-        assert_eq!(content_disposition("a b.txt", false), "inline; filename=\"a b.txt\"");
+        assert_eq!(
+            content_disposition("a b.txt", false),
+            "inline; filename=\"a b.txt\""
+        );
         assert_eq!(
             content_disposition("café \"menu\".txt", true),
             "attachment; filename=\"caf_ _menu_.txt\"; filename*=UTF-8''caf%C3%A9%20%22menu%22.txt"

@@ -2,8 +2,8 @@
 //! and internals never reach the client.
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::multipart::MultipartError;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cdn_common::wire::{ErrorBody, ErrorDetail};
@@ -42,7 +42,9 @@ impl ApiError {
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            RangeNotSatisfiable { .. } => (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable"),
+            RangeNotSatisfiable { .. } => {
+                (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+            }
             Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             InsufficientStorage(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
             BadGateway(_) => (StatusCode::BAD_GATEWAY, "bad_gateway"),
@@ -59,12 +61,18 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
-            tracing::warn!(error = format!("{self:#}"), status = status.as_u16(), "request failed");
+            tracing::warn!(
+                error = format!("{self:#}"),
+                status = status.as_u16(),
+                "request failed"
+            );
         } else {
             tracing::info!(error = %self, status = status.as_u16(), "request refused");
         }
         let message = match &self {
-            ApiError::Internal(_) => "internal error; the distributor's log has the details".to_owned(),
+            ApiError::Internal(_) => {
+                "internal error; the distributor's log has the details".to_owned()
+            }
             other => other.to_string(),
         };
         let body = ErrorBody {
@@ -88,7 +96,9 @@ impl From<sqlx::Error> for ApiError {
         match err {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
                 tracing::warn!(error = %err, "database unavailable");
-                ApiError::Unavailable("the metadata database is unavailable; try again shortly".into())
+                ApiError::Unavailable(
+                    "the metadata database is unavailable; try again shortly".into(),
+                )
             }
             other => ApiError::Internal(anyhow::Error::new(other).context("database query")),
         }

@@ -14,7 +14,12 @@ const BATCH: i64 = 100;
 
 /// Removes `strays` from their nodes now and forgets those removed; the rest
 /// stay listed for a later round.
-pub async fn remove_strays(catalog: &Catalog, cluster: &Cluster, client: &NodeClient, strays: Vec<StrayBlob>) {
+pub async fn remove_strays(
+    catalog: &Catalog,
+    cluster: &Cluster,
+    client: &NodeClient,
+    strays: Vec<StrayBlob>,
+) {
     let removals = strays.into_iter().map(|stray| async move {
         let Some(node) = cluster.node(&stray.node_id) else {
             // The node left the configuration: nothing can reach the blob.
@@ -36,7 +41,13 @@ pub async fn remove_strays(catalog: &Catalog, cluster: &Cluster, client: &NodeCl
 }
 
 /// Every `interval`, removes the stray blobs that are due, until `stop`.
-pub async fn run(catalog: Catalog, cluster: std::sync::Arc<Cluster>, client: NodeClient, interval: Duration, stop: CancellationToken) {
+pub async fn run(
+    catalog: Catalog,
+    cluster: std::sync::Arc<Cluster>,
+    client: NodeClient,
+    interval: Duration,
+    stop: CancellationToken,
+) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

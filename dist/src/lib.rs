@@ -57,11 +57,17 @@ pub async fn run(
         .connect(&config.database_url)
         .await
         .context("DATABASE_URL: cannot connect to PostgreSQL")?;
-    catalog::MIGRATOR.run(&pool).await.context("applying database migrations")?;
+    catalog::MIGRATOR
+        .run(&pool)
+        .await
+        .context("applying database migrations")?;
     let catalog = Catalog::new(pool);
     let abandoned = catalog.abandon_unfinished_uploads().await?;
     if abandoned > 0 {
-        tracing::info!(copies = abandoned, "removing copies of uploads interrupted by the last stop");
+        tracing::info!(
+            copies = abandoned,
+            "removing copies of uploads interrupted by the last stop"
+        );
     }
 
     let cluster = Arc::new(Cluster::new(&config.nodes));

@@ -16,9 +16,16 @@ async fn main() -> ExitCode {
 
 async fn start() -> anyhow::Result<ExitCode> {
     if std::env::args().any(|arg| arg == "--healthcheck") {
-        let listen = cdn_common::env::parse_or("LISTEN_ADDR", std::net::SocketAddr::from(([0, 0, 0, 0], 8000)))?;
+        let listen = cdn_common::env::parse_or(
+            "LISTEN_ADDR",
+            std::net::SocketAddr::from(([0, 0, 0, 0], 8000)),
+        )?;
         let healthy = cdn_common::service::probe_health(listen);
-        return Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        return Ok(if healthy {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     let config = Config::from_env()?;
     cdn_common::service::init_tracing();

@@ -32,7 +32,12 @@ impl NodeClient {
     }
 
     pub async fn stats(&self, node: &Url, timeout: Duration) -> Result<NodeStats, NodeCallError> {
-        let response = self.http.get(endpoint(node, "stats")).timeout(timeout).send().await?;
+        let response = self
+            .http
+            .get(endpoint(node, "stats"))
+            .timeout(timeout)
+            .send()
+            .await?;
         Ok(check(response).await?.json().await?)
     }
 
@@ -86,7 +91,8 @@ pub fn blob_url(node: &Url, key: &str) -> Url {
 }
 
 fn endpoint(node: &Url, path: &str) -> Url {
-    node.join(path).expect("node URLs are directories and paths are plain")
+    node.join(path)
+        .expect("node URLs are directories and paths are plain")
 }
 
 /// Turns a node's error answer into an error that keeps its message.

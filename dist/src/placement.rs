@@ -93,7 +93,12 @@ mod tests {
         names.iter().map(|name| name.parse().unwrap()).collect()
     }
 
-    fn pick(ids: &[NodeId], stats: &[NodeStats], size: Option<u64>, copies: usize) -> Result<Vec<String>, PlacementError> {
+    fn pick(
+        ids: &[NodeId],
+        stats: &[NodeStats],
+        size: Option<u64>,
+        copies: usize,
+    ) -> Result<Vec<String>, PlacementError> {
         let up = ids
             .iter()
             .zip(stats)
@@ -122,8 +127,14 @@ mod tests {
         let ids = ids(&["a", "b"]);
         let stats = [stats(0, 10, 1), stats(50, 100, 1)];
         assert_eq!(pick(&ids, &stats, Some(20), 1).unwrap(), ["b"]);
-        assert_eq!(pick(&ids, &stats, Some(60), 1), Err(PlacementError::NoRoom { fit: 0, needed: 1 }));
-        assert_eq!(pick(&ids, &stats, Some(101), 1), Err(PlacementError::TooLarge { size: 101 }));
+        assert_eq!(
+            pick(&ids, &stats, Some(60), 1),
+            Err(PlacementError::NoRoom { fit: 0, needed: 1 })
+        );
+        assert_eq!(
+            pick(&ids, &stats, Some(101), 1),
+            Err(PlacementError::TooLarge { size: 101 })
+        );
     }
 
     #[test]

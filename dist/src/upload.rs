@@ -33,7 +33,11 @@ pub enum UploadError {
     #[error("node {node}: {error}")]
     Node { node: String, error: NodeCallError },
     #[error("node {node} stored {stored} but {sent} was sent")]
-    Mismatch { node: String, stored: String, sent: String },
+    Mismatch {
+        node: String,
+        stored: String,
+        sent: String,
+    },
 }
 
 /// Writes `body` as blob `key` on every node in `nodes`. `len` is the
@@ -96,7 +100,10 @@ enum Pump {
 }
 
 /// Copies the body into every node's channel, hashing as it goes.
-async fn pump<S, E>(body: S, mut senders: Vec<mpsc::Sender<Result<Bytes, io::Error>>>) -> Result<Written, Pump>
+async fn pump<S, E>(
+    body: S,
+    mut senders: Vec<mpsc::Sender<Result<Bytes, io::Error>>>,
+) -> Result<Written, Pump>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: Display,

@@ -18,7 +18,13 @@ use crate::key::BlobKey;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/blobs", get(inventory))
-        .route("/blobs/{key}", put(put_blob).get(get_blob).head(get_blob).delete(delete_blob))
+        .route(
+            "/blobs/{key}",
+            put(put_blob)
+                .get(get_blob)
+                .head(get_blob)
+                .delete(delete_blob),
+        )
         .route("/stats", get(stats))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { NodeError::NotFound("no such route".into()) })

@@ -37,7 +37,9 @@ impl From<WriteError> for NodeError {
 impl NodeError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
-            NodeError::BadKey(_) | NodeError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            NodeError::BadKey(_) | NodeError::BadRequest(_) => {
+                (StatusCode::BAD_REQUEST, "bad_request")
+            }
             NodeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             NodeError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             NodeError::Full(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),

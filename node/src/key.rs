@@ -42,14 +42,29 @@ mod tests {
 
     #[test]
     fn accepts_plain_names() {
-        for key in ["a", "0190f0c2-1b2c-7def-8abc-0123456789ab", "x.y_z-1", &"k".repeat(128)] {
+        for key in [
+            "a",
+            "0190f0c2-1b2c-7def-8abc-0123456789ab",
+            "x.y_z-1",
+            &"k".repeat(128),
+        ] {
             assert!(BlobKey::parse(key).is_ok(), "{key}");
         }
     }
 
     #[test]
     fn refuses_anything_that_could_leave_the_directory() {
-        for key in ["", ".", "..", "a/b", "../etc", "a b", "é", &"k".repeat(129), "a\0b"] {
+        for key in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../etc",
+            "a b",
+            "é",
+            &"k".repeat(129),
+            "a\0b",
+        ] {
             assert!(BlobKey::parse(key).is_err(), "{key:?}");
         }
     }

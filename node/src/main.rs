@@ -18,7 +18,11 @@ async fn start() -> anyhow::Result<ExitCode> {
     let config = Config::from_env()?;
     if std::env::args().any(|arg| arg == "--healthcheck") {
         let healthy = cdn_common::service::probe_health(config.listen_addr);
-        return Ok(if healthy { ExitCode::SUCCESS } else { ExitCode::FAILURE });
+        return Ok(if healthy {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
     }
     cdn_common::service::init_tracing();
     let listener = tokio::net::TcpListener::bind(config.listen_addr)

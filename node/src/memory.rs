@@ -28,7 +28,10 @@ impl MemoryProbe {
     }
 
     pub fn read(&self) -> Memory {
-        let mut system = self.system.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut system = self
+            .system
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         system.refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
         match system.cgroup_limits() {
             Some(cgroup) => Memory {

@@ -66,10 +66,13 @@ impl BlobStore {
             commit: Mutex::new(()),
         };
         let inventory = store.inventory().await?;
+        store.used_bytes.store(
+            inventory.iter().map(|blob| blob.size).sum(),
+            Ordering::SeqCst,
+        );
         store
-            .used_bytes
-            .store(inventory.iter().map(|blob| blob.size).sum(), Ordering::SeqCst);
-        store.objects.store(inventory.len() as u64, Ordering::SeqCst);
+            .objects
+            .store(inventory.len() as u64, Ordering::SeqCst);
         Ok(store)
     }
 
@@ -110,9 +113,7 @@ impl BlobStore {
             reservation.grow(len)?;
         }
         let tmp_path = self.tmp.join(uuid::Uuid::now_v7().simple().to_string());
-        let result = self
-            .write_tmp(&tmp_path, &mut reservation, body)
-            .await;
+        let result = self.write_tmp(&tmp_path, &mut reservation, body).await;
         let (size, sha256) = match result {
             Ok(written) => written,
             Err(err) => {
@@ -125,7 +126,10 @@ impl BlobStore {
 
         let _commit = self.commit.lock().await;
         let target = self.path(key);
-        let replaced = tokio::fs::metadata(&target).await.ok().map(|meta| meta.len());
+        let replaced = tokio::fs::metadata(&target)
+            .await
+            .ok()
+            .map(|meta| meta.len());
         if let Err(err) = tokio::fs::rename(&tmp_path, &target).await {
             let _ = tokio::fs::remove_file(&tmp_path).await;
             return Err(err.into());
@@ -257,7 +261,9 @@ impl<'a> Reservation<'a> {
 
 impl Drop for Reservation<'_> {
     fn drop(&mut self) {
-        self.store.used_bytes.fetch_sub(self.bytes, Ordering::SeqCst);
+        self.store
+            .used_bytes
+            .fetch_sub(self.bytes, Ordering::SeqCst);
     }
 }
 
@@ -274,7 +280,12 @@ mod tests {
     use super::*;
 
     fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, io::Error>> {
-        futures::stream::iter(parts.iter().map(|part| Ok(Bytes::from_static(part))).collect::<Vec<_>>())
+        futures::stream::iter(
+            parts
+                .iter()
+                .map(|part| Ok(Bytes::from_static(part)))
+                .collect::<Vec<_>>(),
+        )
     }
 
     fn key(text: &str) -> BlobKey {
@@ -285,9 +296,15 @@ mod tests {
     async fn counts_replacements_and_deletes() {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path(), 100).await.unwrap();
-        store.write(&key("a"), None, chunks(&[b"hello", b" world"])).await.unwrap();
+        store
+            .write(&key("a"), None, chunks(&[b"hello", b" world"]))
+            .await
+            .unwrap();
         assert_eq!((store.used_bytes(), store.objects()), (11, 1));
-        store.write(&key("a"), Some(3), chunks(&[b"abc"])).await.unwrap();
+        store
+            .write(&key("a"), Some(3), chunks(&[b"abc"]))
+            .await
+            .unwrap();
         assert_eq!((store.used_bytes(), store.objects()), (3, 1));
         assert!(store.delete(&key("a")).await.unwrap());
         assert!(!store.delete(&key("a")).await.unwrap());
@@ -305,7 +322,10 @@ mod tests {
         assert!(matches!(err, WriteError::Full { .. }), "{err}");
         assert_eq!(store.used_bytes(), 0);
         assert!(store.inventory().await.unwrap().is_empty());
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -313,12 +333,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         {
             let store = BlobStore::open(dir.path(), 100).await.unwrap();
-            store.write(&key("a"), None, chunks(&[b"12345"])).await.unwrap();
-            store.write(&key("b"), None, chunks(&[b"678"])).await.unwrap();
+            store
+                .write(&key("a"), None, chunks(&[b"12345"]))
+                .await
+                .unwrap();
+            store
+                .write(&key("b"), None, chunks(&[b"678"]))
+                .await
+                .unwrap();
         }
         std::fs::write(dir.path().join("tmp").join("half"), b"debris").unwrap();
         let store = BlobStore::open(dir.path(), 100).await.unwrap();
         assert_eq!((store.used_bytes(), store.objects()), (8, 2));
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

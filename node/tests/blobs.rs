@@ -21,7 +21,11 @@ impl Drop for Node {
 }
 
 async fn start(storage: &Path, max_storage: &str) -> Node {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(env!("CARGO_BIN_EXE_cdn-node"))
         .env_clear()
         .env("NODE_ID", "test-node")
@@ -45,7 +49,12 @@ async fn start(storage: &Path, max_storage: &str) -> Node {
 }
 
 async fn stats(node: &Node) -> Value {
-    reqwest::get(format!("{}/stats", node.url)).await.unwrap().json().await.unwrap()
+    reqwest::get(format!("{}/stats", node.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -55,15 +64,31 @@ async fn stores_serves_and_deletes_blobs() {
     let http = reqwest::Client::new();
     let blob = format!("{}/blobs/k1", node.url);
 
-    let stored: Value = http.put(&blob).body("hello world").send().await.unwrap().json().await.unwrap();
+    let stored: Value = http
+        .put(&blob)
+        .body("hello world")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(stored["key"], "k1");
     assert_eq!(stored["size"], 11);
-    assert_eq!(stored["sha256"], "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+    assert_eq!(
+        stored["sha256"],
+        "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+    );
 
     let whole = http.get(&blob).send().await.unwrap();
     assert_eq!(whole.status(), StatusCode::OK);
     assert_eq!(whole.text().await.unwrap(), "hello world");
-    let part = http.get(&blob).header("range", "bytes=6-").send().await.unwrap();
+    let part = http
+        .get(&blob)
+        .header("range", "bytes=6-")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(part.text().await.unwrap(), "world");
     let head = http.head(&blob).send().await.unwrap();
@@ -79,12 +104,29 @@ async fn stores_serves_and_deletes_blobs() {
     assert!(report["memory_total"].as_u64().unwrap() >= report["memory"].as_u64().unwrap());
     assert!(report["storagep"].as_f64().unwrap() > 0.0);
 
-    let inventory: Value = reqwest::get(format!("{}/blobs", node.url)).await.unwrap().json().await.unwrap();
-    assert_eq!(inventory, serde_json::json!({"blobs": [{"key": "k1", "size": 11}]}));
+    let inventory: Value = reqwest::get(format!("{}/blobs", node.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        inventory,
+        serde_json::json!({"blobs": [{"key": "k1", "size": 11}]})
+    );
 
-    assert_eq!(http.delete(&blob).send().await.unwrap().status(), StatusCode::NO_CONTENT);
-    assert_eq!(http.get(&blob).send().await.unwrap().status(), StatusCode::NOT_FOUND);
-    assert_eq!(http.delete(&blob).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        http.delete(&blob).send().await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        http.get(&blob).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        http.delete(&blob).send().await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
     assert_eq!(stats(&node).await["storage"], 0);
 }
 
@@ -103,8 +145,14 @@ async fn refuses_writes_past_max_storage_and_keeps_nothing() {
     let error: Value = response.json().await.unwrap();
     assert_eq!(error["error"]["code"], "insufficient_storage");
     assert_eq!(stats(&node).await["storage"], 0);
-    assert_eq!(std::fs::read_dir(dir.path().join("blobs")).unwrap().count(), 0);
-    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("blobs")).unwrap().count(),
+        0
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -114,12 +162,22 @@ async fn counts_what_is_on_disk_after_a_restart() {
         let node = start(dir.path(), "1MiB").await;
         let http = reqwest::Client::new();
         for (key, body) in [("a", "12345"), ("b", "678")] {
-            http.put(format!("{}/blobs/{key}", node.url)).body(body).send().await.unwrap();
+            http.put(format!("{}/blobs/{key}", node.url))
+                .body(body)
+                .send()
+                .await
+                .unwrap();
         }
     }
     std::fs::write(dir.path().join("tmp").join("interrupted"), "half a blob").unwrap();
     let node = start(dir.path(), "1MiB").await;
     let stats = stats(&node).await;
-    assert_eq!((stats["storage"].as_u64(), stats["objects"].as_u64()), (Some(8), Some(2)));
-    assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+    assert_eq!(
+        (stats["storage"].as_u64(), stats["objects"].as_u64()),
+        (Some(8), Some(2))
+    );
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+        0
+    );
 }

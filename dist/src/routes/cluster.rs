@@ -10,7 +10,12 @@ use crate::error::ApiError;
 
 pub async fn nodes(State(state): State<AppState>) -> Json<NodeList> {
     Json(NodeList {
-        nodes: state.cluster.nodes().iter().map(|node| node.info()).collect(),
+        nodes: state
+            .cluster
+            .nodes()
+            .iter()
+            .map(|node| node.info())
+            .collect(),
     })
 }
 

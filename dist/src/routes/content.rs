@@ -27,14 +27,17 @@ pub async fn list(
     let Query(params) = params?;
     let limit = params.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
-        return Err(ApiError::BadRequest(format!("limit must be 1 to 1000, not {limit}")));
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to 1000, not {limit}"
+        )));
     }
     let before = params
         .cursor
         .as_deref()
         .map(|cursor| {
-            uuid::Uuid::try_parse(cursor)
-                .map_err(|_| ApiError::BadRequest(format!("{cursor:?} is not a cursor from a previous page")))
+            uuid::Uuid::try_parse(cursor).map_err(|_| {
+                ApiError::BadRequest(format!("{cursor:?} is not a cursor from a previous page"))
+            })
         })
         .transpose()?;
     // One more than asked tells whether another page follows.
@@ -61,8 +64,16 @@ pub async fn info(
     Path(id): Path<String>,
 ) -> Result<Json<Content>, ApiError> {
     let id = parse_id(&id)?;
-    let record = state.catalog.get(id).await?.ok_or_else(|| ApiError::not_found(id))?;
-    Ok(Json(describe(&record, &base_url(&state, &headers), &state.cluster)))
+    let record = state
+        .catalog
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(id))?;
+    Ok(Json(describe(
+        &record,
+        &base_url(&state, &headers),
+        &state.cluster,
+    )))
 }
 
 pub async fn patch(
@@ -74,18 +85,33 @@ pub async fn patch(
     let id = parse_id(&id)?;
     let Json(change) = body?;
     let filename = change.filename.as_deref().map(check_filename).transpose()?;
-    let content_type = change.content_type.as_deref().map(check_content_type).transpose()?;
+    let content_type = change
+        .content_type
+        .as_deref()
+        .map(check_content_type)
+        .transpose()?;
     let record = state
         .catalog
         .patch(id, filename.as_deref(), content_type.as_deref())
         .await?
         .ok_or_else(|| ApiError::not_found(id))?;
-    Ok(Json(describe(&record, &base_url(&state, &headers), &state.cluster)))
+    Ok(Json(describe(
+        &record,
+        &base_url(&state, &headers),
+        &state.cluster,
+    )))
 }
 
-pub async fn remove(State(state): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id)?;
-    let strays = state.catalog.delete(id).await?.ok_or_else(|| ApiError::not_found(id))?;
+    let strays = state
+        .catalog
+        .delete(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(id))?;
     remove_now(&state, strays).await;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -148,5 +174,7 @@ pub fn check_content_type(value: &str) -> Result<String, ApiError> {
         .trim()
         .parse::<mime_guess::mime::Mime>()
         .map(|mime| mime.to_string())
-        .map_err(|_| ApiError::BadRequest(format!("{value:?} is not a media type such as text/plain")))
+        .map_err(|_| {
+            ApiError::BadRequest(format!("{value:?} is not a media type such as text/plain"))
+        })
 }

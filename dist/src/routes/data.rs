@@ -32,11 +32,18 @@ pub async fn bytes(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let Query(params) = params?;
-    let record = state.catalog.get(id).await?.ok_or_else(|| ApiError::not_found(id))?;
+    let record = state
+        .catalog
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(id))?;
     let validators = Validators::new(&record.sha256, record.updated_at);
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, header_value(&validators.etag)?);
-    headers.insert(header::LAST_MODIFIED, header_value(&validators.last_modified_header())?);
+    headers.insert(
+        header::LAST_MODIFIED,
+        header_value(&validators.last_modified_header())?,
+    );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if validators.not_modified(&request_headers) {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
@@ -63,7 +70,10 @@ pub async fn bytes(
     headers.insert(header::CONTENT_TYPE, header_value(&record.content_type)?);
     headers.insert(
         header::CONTENT_DISPOSITION,
-        header_value(&content_disposition(&record.filename, flag(&params.download)))?,
+        header_value(&content_disposition(
+            &record.filename,
+            flag(&params.download),
+        ))?,
     );
     let length = match range {
         Some((first, last)) => {
@@ -92,7 +102,11 @@ fn readable_copies<'a>(state: &'a AppState, record: &ContentRecord) -> Vec<&'a N
         .filter(|replica| replica.state == "ok")
         .filter_map(|replica| state.cluster.node(&replica.node_id))
         .collect();
-    nodes.sort_by(|a, b| b.is_up().cmp(&a.is_up()).then(a.load().total_cmp(&b.load())));
+    nodes.sort_by(|a, b| {
+        b.is_up()
+            .cmp(&a.is_up())
+            .then(a.load().total_cmp(&b.load()))
+    });
     nodes
 }
 
@@ -106,7 +120,11 @@ async fn open_copy(
     length: u64,
 ) -> Result<Body, ApiError> {
     for node in copies {
-        match state.nodes.get_blob(&node.url, &record.blob_key, range).await {
+        match state
+            .nodes
+            .get_blob(&node.url, &record.blob_key, range)
+            .await
+        {
             Ok(response) if response.content_length() == Some(length) => {
                 return Ok(Body::from_stream(response.bytes_stream()));
             }
@@ -117,7 +135,9 @@ async fn open_copy(
                 got = ?response.content_length(),
                 "node sent a copy of the wrong length"
             ),
-            Err(err) => tracing::warn!(node = %node.id, id = %record.id, error = %err, "copy unreadable"),
+            Err(err) => {
+                tracing::warn!(node = %node.id, id = %record.id, error = %err, "copy unreadable")
+            }
         }
     }
     Err(ApiError::Unavailable(format!(
@@ -127,5 +147,6 @@ async fn open_copy(
 }
 
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
-    HeaderValue::from_str(text).map_err(|err| ApiError::Internal(anyhow::anyhow!("header value {text:?}: {err}")))
+    HeaderValue::from_str(text)
+        .map_err(|err| ApiError::Internal(anyhow::anyhow!("header value {text:?}: {err}")))
 }

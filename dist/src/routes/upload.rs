@@ -59,7 +59,11 @@ pub async fn create(
     };
     let content = describe(&record, &base_url(&state, &headers), &state.cluster);
     let location = HeaderValue::from_str(&format!("/content/{id}")).map_err(anyhow::Error::from)?;
-    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(content)))
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(content),
+    ))
 }
 
 pub async fn replace(
@@ -83,12 +87,21 @@ pub async fn replace(
         .or_else(|| incoming.filename.as_deref().map(guess_content_type));
     let replaced = state
         .catalog
-        .replace(id, incoming.filename.as_deref(), content_type.as_deref(), &incoming.bytes)
+        .replace(
+            id,
+            incoming.filename.as_deref(),
+            content_type.as_deref(),
+            &incoming.bytes,
+        )
         .await;
     match replaced {
         Ok(Some((record, old_copies))) => {
             remove_now(&state, old_copies).await;
-            Ok(Json(describe(&record, &base_url(&state, &headers), &state.cluster)))
+            Ok(Json(describe(
+                &record,
+                &base_url(&state, &headers),
+                &state.cluster,
+            )))
         }
         Ok(None) => {
             abandon(&state, &incoming.bytes).await;
@@ -102,7 +115,11 @@ pub async fn replace(
 }
 
 /// Streams the request's bytes to their nodes.
-async fn receive(state: &AppState, params: UploadParams, request: Request) -> Result<Incoming, ApiError> {
+async fn receive(
+    state: &AppState,
+    params: UploadParams,
+    request: Request,
+) -> Result<Incoming, ApiError> {
     let headers = request.headers();
     let named = match params.filename {
         Some(name) => Some(name),
@@ -138,7 +155,11 @@ async fn receive(state: &AppState, params: UploadParams, request: Request) -> Re
 
 /// Takes the bytes of the form's `file` field; a name in the URL or header
 /// wins over the one the browser sent.
-async fn receive_form(state: &AppState, named: Option<String>, request: Request) -> Result<Incoming, ApiError> {
+async fn receive_form(
+    state: &AppState,
+    named: Option<String>,
+    request: Request,
+) -> Result<Incoming, ApiError> {
     let mut form = Multipart::from_request(request, state)
         .await
         .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
@@ -162,12 +183,18 @@ async fn receive_form(state: &AppState, named: Option<String>, request: Request)
             bytes,
         });
     }
-    Err(ApiError::BadRequest("the form has no field named \"file\"".into()))
+    Err(ApiError::BadRequest(
+        "the form has no field named \"file\"".into(),
+    ))
 }
 
 /// Places, writes and confirms the copies of one body of `len` bytes (when
 /// known). On failure no copy is left behind.
-async fn store_bytes<S, E>(state: &AppState, len: Option<u64>, body: S) -> Result<NewBytes, ApiError>
+async fn store_bytes<S, E>(
+    state: &AppState,
+    len: Option<u64>,
+    body: S,
+) -> Result<NewBytes, ApiError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
@@ -211,7 +238,9 @@ fn upload_error(err: UploadError) -> ApiError {
             error: NodeCallError::Unreachable(_),
             ..
         } => ApiError::Unavailable(err.to_string()),
-        UploadError::Node { .. } | UploadError::Mismatch { .. } => ApiError::BadGateway(err.to_string()),
+        UploadError::Node { .. } | UploadError::Mismatch { .. } => {
+            ApiError::BadGateway(err.to_string())
+        }
     }
 }
 
@@ -236,7 +265,8 @@ fn header_filename(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("x-filename") else {
         return Ok(None);
     };
-    let bad = || ApiError::BadRequest("X-Filename must be UTF-8, percent-encoded where not ASCII".into());
+    let bad =
+        || ApiError::BadRequest("X-Filename must be UTF-8, percent-encoded where not ASCII".into());
     let text = value.to_str().map_err(|_| bad())?;
     let decoded = percent_decode_str(text).decode_utf8().map_err(|_| bad())?;
     Ok(Some(decoded.into_owned()))

@@ -27,21 +27,36 @@ async fn upload_download_update_delete() {
     let original = files.path().join("notes.txt");
     std::fs::write(&original, "first version\n").unwrap();
 
-    let uploaded = stack.client.upload_file(&original, None, NoProgress).await.unwrap();
+    let uploaded = stack
+        .client
+        .upload_file(&original, None, NoProgress)
+        .await
+        .unwrap();
     assert_eq!(uploaded.filename, "notes.txt");
     assert_eq!(uploaded.content_type, "text/plain");
     assert_eq!(uploaded.size, 14);
     assert_eq!(uploaded.version, 1);
     assert_eq!(uploaded.status, "OK");
     assert_eq!(uploaded.replicas.len(), 1);
-    assert_eq!(uploaded.uri, stack.url(&format!("/content/{}/data", uploaded.id)));
+    assert_eq!(
+        uploaded.uri,
+        stack.url(&format!("/content/{}/data", uploaded.id))
+    );
     let node = stack.client.nodes().await.unwrap();
     let holder = &uploaded.replicas[0];
     let holder_node = node.nodes.iter().find(|n| n.id == holder.node).unwrap();
-    assert!(holder.uri.starts_with(holder_node.public_url.as_deref().unwrap()));
+    assert!(
+        holder
+            .uri
+            .starts_with(holder_node.public_url.as_deref().unwrap())
+    );
 
     let copy = files.path().join("copy.txt");
-    let fetched = stack.client.download_to_file(uploaded.id, &copy, NoProgress).await.unwrap();
+    let fetched = stack
+        .client
+        .download_to_file(uploaded.id, &copy, NoProgress)
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(&copy).unwrap(), b"first version\n");
     assert_eq!(fetched.sha256, uploaded.sha256);
 
@@ -54,9 +69,15 @@ async fn upload_download_update_delete() {
         .unwrap();
     assert_eq!(updated.id, uploaded.id);
     assert_eq!(updated.version, 2);
-    assert_eq!(updated.filename, "notes.txt", "a replacement keeps the name unless told");
+    assert_eq!(
+        updated.filename, "notes.txt",
+        "a replacement keeps the name unless told"
+    );
     assert_ne!(updated.sha256, uploaded.sha256);
-    assert_eq!(download(&stack, uploaded.id).await, b"second version, longer\n");
+    assert_eq!(
+        download(&stack, uploaded.id).await,
+        b"second version, longer\n"
+    );
 
     // The old version's copy is gone from every disk; the new one is there.
     let on_disk: Vec<String> = (0..3).flat_map(|node| stack.blobs_on_disk(node)).collect();
@@ -66,8 +87,23 @@ async fn upload_download_update_delete() {
     stack.client.delete(uploaded.id).await.unwrap();
     let gone = stack.client.info(uploaded.id).await.unwrap_err();
     assert!(gone.is_not_found(), "{gone}");
-    assert!(stack.client.download_stream(uploaded.id).await.err().unwrap().is_not_found());
-    assert!(stack.client.delete(uploaded.id).await.unwrap_err().is_not_found());
+    assert!(
+        stack
+            .client
+            .download_stream(uploaded.id)
+            .await
+            .err()
+            .unwrap()
+            .is_not_found()
+    );
+    assert!(
+        stack
+            .client
+            .delete(uploaded.id)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
     assert!((0..3).all(|node| stack.blobs_on_disk(node).is_empty()));
     assert!(stack.client.list_all().await.unwrap().is_empty());
 }
@@ -118,19 +154,28 @@ async fn lists_newest_first_page_by_page() {
     ids.reverse();
 
     let first = stack.client.list(Some(2), None).await.unwrap();
-    assert_eq!(first.items.iter().map(|c| c.id).collect::<Vec<_>>(), ids[..2]);
+    assert_eq!(
+        first.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        ids[..2]
+    );
     let second = stack
         .client
         .list(Some(2), first.next_cursor.as_deref())
         .await
         .unwrap();
-    assert_eq!(second.items.iter().map(|c| c.id).collect::<Vec<_>>(), ids[2..4]);
+    assert_eq!(
+        second.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        ids[2..4]
+    );
     let third = stack
         .client
         .list(Some(2), second.next_cursor.as_deref())
         .await
         .unwrap();
-    assert_eq!(third.items.iter().map(|c| c.id).collect::<Vec<_>>(), ids[4..]);
+    assert_eq!(
+        third.items.iter().map(|c| c.id).collect::<Vec<_>>(),
+        ids[4..]
+    );
     assert_eq!(third.next_cursor, None);
     assert_eq!(stack.client.list_all().await.unwrap().len(), 5);
 
@@ -151,7 +196,10 @@ async fn a_browser_form_uploads_too() {
     let response = stack
         .http
         .post(stack.url("/content"))
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .header(
+            "content-type",
+            format!("multipart/form-data; boundary={boundary}"),
+        )
         .body(form)
         .send()
         .await

@@ -17,7 +17,11 @@ async fn upload(stack: &Stack, name: &str, bytes: &'static [u8]) -> Content {
         .unwrap()
 }
 
-async fn get(stack: &Stack, content: &Content, headers: &[(header::HeaderName, &str)]) -> (StatusCode, HeaderMap, Bytes) {
+async fn get(
+    stack: &Stack,
+    content: &Content,
+    headers: &[(header::HeaderName, &str)],
+) -> (StatusCode, HeaderMap, Bytes) {
     let mut request = stack.http.get(&content.uri);
     for (name, value) in headers {
         request = request.header(name, *value);
@@ -38,15 +42,28 @@ async fn serves_whole_content_with_its_headers() {
     assert_eq!(headers[header::CONTENT_TYPE], "text/plain");
     assert_eq!(headers[header::CONTENT_LENGTH], "10");
     assert_eq!(headers[header::ACCEPT_RANGES], "bytes");
-    assert_eq!(headers[header::ETAG].to_str().unwrap(), format!("\"{}\"", content.sha256));
+    assert_eq!(
+        headers[header::ETAG].to_str().unwrap(),
+        format!("\"{}\"", content.sha256)
+    );
     assert!(headers.contains_key(header::LAST_MODIFIED));
     assert_eq!(
         headers[header::CONTENT_DISPOSITION],
         "inline; filename=\"menu caf_.txt\"; filename*=UTF-8''menu%20caf%C3%A9.txt"
     );
 
-    let attachment = stack.http.get(format!("{}?download=1", content.uri)).send().await.unwrap();
-    assert!(attachment.headers()[header::CONTENT_DISPOSITION].to_str().unwrap().starts_with("attachment;"));
+    let attachment = stack
+        .http
+        .get(format!("{}?download=1", content.uri))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attachment.headers()[header::CONTENT_DISPOSITION]
+            .to_str()
+            .unwrap()
+            .starts_with("attachment;")
+    );
 }
 
 #[tokio::test]
@@ -61,12 +78,19 @@ async fn honours_ranges() {
     assert_eq!(headers[header::CONTENT_LENGTH], "4");
 
     let (status, _, body) = get(&stack, &content, &[(header::RANGE, "bytes=-3")]).await;
-    assert_eq!((status, &body[..]), (StatusCode::PARTIAL_CONTENT, &b"789"[..]));
+    assert_eq!(
+        (status, &body[..]),
+        (StatusCode::PARTIAL_CONTENT, &b"789"[..])
+    );
     let (status, _, body) = get(&stack, &content, &[(header::RANGE, "bytes=7-")]).await;
-    assert_eq!((status, &body[..]), (StatusCode::PARTIAL_CONTENT, &b"789"[..]));
+    assert_eq!(
+        (status, &body[..]),
+        (StatusCode::PARTIAL_CONTENT, &b"789"[..])
+    );
 
     for unsatisfiable in ["bytes=10-", "bytes=5-2", "pages=1-2"] {
-        let (status, headers, body) = get(&stack, &content, &[(header::RANGE, unsatisfiable)]).await;
+        let (status, headers, body) =
+            get(&stack, &content, &[(header::RANGE, unsatisfiable)]).await;
         assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE, "{unsatisfiable}");
         assert_eq!(headers[header::CONTENT_RANGE], "bytes */10");
         let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
@@ -75,10 +99,25 @@ async fn honours_ranges() {
 
     // A range of an older version is not mixed with the new bytes.
     let etag = format!("\"{}\"", content.sha256);
-    let (status, _, body) = get(&stack, &content, &[(header::RANGE, "bytes=0-1"), (header::IF_RANGE, &etag)]).await;
-    assert_eq!((status, &body[..]), (StatusCode::PARTIAL_CONTENT, &b"01"[..]));
-    let (status, _, body) =
-        get(&stack, &content, &[(header::RANGE, "bytes=0-1"), (header::IF_RANGE, "\"stale\"")]).await;
+    let (status, _, body) = get(
+        &stack,
+        &content,
+        &[(header::RANGE, "bytes=0-1"), (header::IF_RANGE, &etag)],
+    )
+    .await;
+    assert_eq!(
+        (status, &body[..]),
+        (StatusCode::PARTIAL_CONTENT, &b"01"[..])
+    );
+    let (status, _, body) = get(
+        &stack,
+        &content,
+        &[
+            (header::RANGE, "bytes=0-1"),
+            (header::IF_RANGE, "\"stale\""),
+        ],
+    )
+    .await;
     assert_eq!((status, body.len()), (StatusCode::OK, 10));
 }
 
@@ -95,14 +134,28 @@ async fn answers_conditional_requests_with_304() {
     assert!(body.is_empty());
     assert_eq!(headers[header::ETAG].to_str().unwrap(), etag);
 
-    let (status, _, _) = get(&stack, &content, &[(header::IF_MODIFIED_SINCE, &last_modified)]).await;
+    let (status, _, _) = get(
+        &stack,
+        &content,
+        &[(header::IF_MODIFIED_SINCE, &last_modified)],
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_MODIFIED);
-    let (status, _, _) = get(&stack, &content, &[(header::IF_NONE_MATCH, "\"something-else\"")]).await;
+    let (status, _, _) = get(
+        &stack,
+        &content,
+        &[(header::IF_NONE_MATCH, "\"something-else\"")],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
 
     // New bytes, new tag: the old one no longer matches.
     let body = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(b"fresh"))]);
-    stack.client.replace_stream(content.id, body, Some(5), None, None).await.unwrap();
+    stack
+        .client
+        .replace_stream(content.id, body, Some(5), None, None)
+        .await
+        .unwrap();
     let (status, _, body) = get(&stack, &content, &[(header::IF_NONE_MATCH, &etag)]).await;
     assert_eq!((status, &body[..]), (StatusCode::OK, &b"fresh"[..]));
 }
@@ -114,10 +167,19 @@ async fn head_gives_the_headers_alone() {
     let response = stack.http.head(&content.uri).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_LENGTH], "8");
-    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/octet-stream");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/octet-stream"
+    );
     assert!(response.bytes().await.unwrap().is_empty());
 
-    let ranged = stack.http.head(&content.uri).header(header::RANGE, "bytes=0-2").send().await.unwrap();
+    let ranged = stack
+        .http
+        .head(&content.uri)
+        .header(header::RANGE, "bytes=0-2")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(ranged.headers()[header::CONTENT_LENGTH], "3");
 }
@@ -130,10 +192,25 @@ async fn redirects_to_a_copy_on_its_node() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let response = no_follow.get(format!("{}?redirect=1", content.uri)).send().await.unwrap();
+    let response = no_follow
+        .get(format!("{}?redirect=1", content.uri))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::TEMPORARY_REDIRECT);
-    let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert_eq!(location, content.replicas[0].uri);
-    let bytes = stack.http.get(&location).send().await.unwrap().bytes().await.unwrap();
+    let bytes = stack
+        .http
+        .get(&location)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(&bytes[..], b"straight from the node");
 }

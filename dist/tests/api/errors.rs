@@ -25,18 +25,78 @@ async fn refuses_bad_requests_clearly() {
     let stack = Stack::start().await;
     let missing = uuid::Uuid::now_v7();
     let cases = [
-        (Method::GET, "/content/not-a-uuid".to_string(), "", StatusCode::BAD_REQUEST),
-        (Method::GET, "/content/not-a-uuid/data".to_string(), "", StatusCode::BAD_REQUEST),
-        (Method::GET, format!("/content/{missing}"), "", StatusCode::NOT_FOUND),
-        (Method::GET, format!("/content/{missing}/data"), "", StatusCode::NOT_FOUND),
-        (Method::PUT, format!("/content/{missing}"), "bytes", StatusCode::NOT_FOUND),
-        (Method::DELETE, format!("/content/{missing}"), "", StatusCode::NOT_FOUND),
-        (Method::PATCH, format!("/content/{missing}"), "{}", StatusCode::NOT_FOUND),
-        (Method::GET, "/content?limit=0".to_string(), "", StatusCode::BAD_REQUEST),
-        (Method::GET, "/content?limit=lots".to_string(), "", StatusCode::BAD_REQUEST),
-        (Method::GET, "/content?cursor=yesterday".to_string(), "", StatusCode::BAD_REQUEST),
-        (Method::GET, "/nowhere".to_string(), "", StatusCode::NOT_FOUND),
-        (Method::DELETE, "/content".to_string(), "", StatusCode::METHOD_NOT_ALLOWED),
+        (
+            Method::GET,
+            "/content/not-a-uuid".to_string(),
+            "",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/content/not-a-uuid/data".to_string(),
+            "",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            format!("/content/{missing}"),
+            "",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            format!("/content/{missing}/data"),
+            "",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::PUT,
+            format!("/content/{missing}"),
+            "bytes",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::DELETE,
+            format!("/content/{missing}"),
+            "",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::PATCH,
+            format!("/content/{missing}"),
+            "{}",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::GET,
+            "/content?limit=0".to_string(),
+            "",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/content?limit=lots".to_string(),
+            "",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/content?cursor=yesterday".to_string(),
+            "",
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            Method::GET,
+            "/nowhere".to_string(),
+            "",
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            Method::DELETE,
+            "/content".to_string(),
+            "",
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
     ];
     for (method, path, body, expected) in cases {
         let (status, _) = error_of(&stack, method.clone(), &path, body).await;
@@ -46,7 +106,9 @@ async fn refuses_bad_requests_clearly() {
     let content = stack
         .client
         .upload_stream(
-            futures::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"x"))]),
+            futures::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from_static(
+                b"x",
+            ))]),
             Some(1),
             "x.txt",
             None,
@@ -54,9 +116,18 @@ async fn refuses_bad_requests_clearly() {
         .await
         .unwrap();
     let path = format!("/content/{}", content.id);
-    for body in ["{not json", r#"{"filename": ""}"#, r#"{"content_type": "not a type"}"#, r#"{"size": 5}"#] {
+    for body in [
+        "{not json",
+        r#"{"filename": ""}"#,
+        r#"{"content_type": "not a type"}"#,
+        r#"{"size": 5}"#,
+    ] {
         let (status, code) = error_of(&stack, Method::PATCH, &path, body).await;
-        assert_eq!((status, code.as_str()), (StatusCode::BAD_REQUEST, "bad_request"), "{body}");
+        assert_eq!(
+            (status, code.as_str()),
+            (StatusCode::BAD_REQUEST, "bad_request"),
+            "{body}"
+        );
     }
     let (status, _) = error_of(&stack, Method::POST, "/content?filename=a%07b", "x").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -67,7 +138,13 @@ async fn nodes_refuse_bad_keys() {
     let stack = Stack::start().await;
     let node = &stack.nodes[0].url;
     for key in ["a%20b", "%C3%A9", "a%2Fb", &"k".repeat(129)] {
-        let response = stack.http.put(format!("{node}/blobs/{key}")).body("x").send().await.unwrap();
+        let response = stack
+            .http
+            .put(format!("{node}/blobs/{key}"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{key}");
         let json: serde_json::Value = response.json().await.unwrap();
         assert_eq!(json["error"]["code"], "bad_request");

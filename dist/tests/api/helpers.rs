@@ -24,7 +24,8 @@ pub struct Process {
 impl Process {
     /// Peak resident memory so far (`VmHWM`), in bytes.
     pub fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("process status");
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("process status");
         let line = status
             .lines()
             .find(|line| line.starts_with("VmHWM:"))
@@ -115,7 +116,14 @@ impl Stack {
             ("POLL_INTERVAL", "200ms".to_string()),
             ("REPLICATION", config.replication.to_string()),
         ];
-        let dist = spawn(Path::new(env!("CARGO_BIN_EXE_cdn-dist")), "dist", &env, dir.path(), url.clone()).await;
+        let dist = spawn(
+            Path::new(env!("CARGO_BIN_EXE_cdn-dist")),
+            "dist",
+            &env,
+            dir.path(),
+            url.clone(),
+        )
+        .await;
         Stack {
             client: Client::new(&url).unwrap(),
             http: reqwest::Client::new(),
@@ -144,10 +152,17 @@ impl Stack {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let nodes: NodeList = self.client.nodes().await.unwrap();
-            if nodes.nodes.iter().any(|node| node.id == id && node.status == status) {
+            if nodes
+                .nodes
+                .iter()
+                .any(|node| node.id == id && node.status == status)
+            {
                 return;
             }
-            assert!(Instant::now() < deadline, "{id} never became {status:?}: {nodes:?}");
+            assert!(
+                Instant::now() < deadline,
+                "{id} never became {status:?}: {nodes:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -177,11 +192,21 @@ pub fn node_binary() -> PathBuf {
 }
 
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Starts `binary` with only `env` and waits until `/healthz` answers.
-async fn spawn(binary: &Path, name: &str, env: &[(&str, String)], dir: &Path, url: String) -> Process {
+async fn spawn(
+    binary: &Path,
+    name: &str,
+    env: &[(&str, String)],
+    dir: &Path,
+    url: String,
+) -> Process {
     let log = dir.join(format!("{name}.log"));
     let child = Command::new(binary)
         .env_clear()
@@ -203,7 +228,11 @@ async fn spawn(binary: &Path, name: &str, env: &[(&str, String)], dir: &Path, ur
         if let Some(status) = process.child.try_wait().unwrap() {
             panic!("{name} exited with {status}:\n{}", process.log());
         }
-        assert!(Instant::now() < deadline, "{name} did not start:\n{}", process.log());
+        assert!(
+            Instant::now() < deadline,
+            "{name} did not start:\n{}",
+            process.log()
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -215,7 +244,9 @@ pub async fn fresh_database() -> String {
          (scripts/test starts a throwaway one)",
     );
     let name = format!("cdn_test_{}", uuid::Uuid::now_v7().simple());
-    let mut connection = PgConnection::connect(&server).await.expect("connect to DATABASE_URL");
+    let mut connection = PgConnection::connect(&server)
+        .await
+        .expect("connect to DATABASE_URL");
     connection
         .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
         .await

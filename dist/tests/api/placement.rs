@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 
 use crate::helpers::{Stack, StackConfig};
 
-fn bytes_of(len: usize) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+fn bytes_of(
+    len: usize,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
     futures::stream::iter(vec![Ok(Bytes::from(vec![b'x'; len]))])
 }
 
@@ -30,8 +32,16 @@ async fn each_upload_goes_to_the_emptiest_node_in_percent() {
     })
     .await;
     let stats = stack.client.stats().await.unwrap();
-    let reported: Vec<u64> = stats.nodes.iter().map(|n| n.stats.as_ref().unwrap().storage).collect();
-    assert_eq!(reported, [10_000_000, 1_000_000, 3_000_000], "nodes count what is on disk at start");
+    let reported: Vec<u64> = stats
+        .nodes
+        .iter()
+        .map(|n| n.stats.as_ref().unwrap().storage)
+        .collect();
+    assert_eq!(
+        reported,
+        [10_000_000, 1_000_000, 3_000_000],
+        "nodes count what is on disk at start"
+    );
 
     // Each upload adds 7.5 points to node1 and 15 to the others; start at
     // 50%, 10%, 30%.
@@ -41,7 +51,9 @@ async fn each_upload_goes_to_the_emptiest_node_in_percent() {
     }
     assert_eq!(
         placed,
-        ["node2", "node2", "node3", "node2", "node3", "node1", "node2", "node1"]
+        [
+            "node2", "node2", "node3", "node2", "node3", "node1", "node2", "node1"
+        ]
     );
     let stats = stack.client.stats().await.unwrap();
     assert_eq!(stats.totals.objects, 8);
@@ -58,7 +70,16 @@ async fn a_node_that_goes_down_gets_no_writes() {
     for _ in 0..4 {
         assert_ne!(upload_to(&stack, 100).await, "node1");
     }
-    assert_eq!(stack.http.get(stack.url("/readyz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        stack
+            .http
+            .get(stack.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 
     stack.nodes[1].kill();
     stack.nodes[2].kill();
@@ -69,9 +90,31 @@ async fn a_node_that_goes_down_gets_no_writes() {
         .upload_stream(bytes_of(10), Some(10), "x.bin", None)
         .await
         .unwrap_err();
-    assert_eq!(refused.status(), Some(StatusCode::SERVICE_UNAVAILABLE), "{refused}");
-    assert_eq!(stack.http.get(stack.url("/readyz")).send().await.unwrap().status(), 503);
-    assert_eq!(stack.http.get(stack.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        refused.status(),
+        Some(StatusCode::SERVICE_UNAVAILABLE),
+        "{refused}"
+    );
+    assert_eq!(
+        stack
+            .http
+            .get(stack.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        503
+    );
+    assert_eq!(
+        stack
+            .http
+            .get(stack.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -90,7 +133,11 @@ async fn when_every_node_is_full_the_upload_fails_with_507_and_leaves_nothing() 
         .upload_stream(bytes_of(600), Some(600), "x.bin", None)
         .await
         .unwrap_err();
-    assert_eq!(refused.status(), Some(StatusCode::INSUFFICIENT_STORAGE), "{refused}");
+    assert_eq!(
+        refused.status(),
+        Some(StatusCode::INSUFFICIENT_STORAGE),
+        "{refused}"
+    );
     assert_eq!(refused.code(), Some("insufficient_storage"));
 
     // Unknown length: a node takes it, runs out of room mid-stream, and the
@@ -98,10 +145,19 @@ async fn when_every_node_is_full_the_upload_fails_with_507_and_leaves_nothing() 
     let chunks = (0..6).map(|_| Ok::<_, std::io::Error>(Bytes::from(vec![b'y'; 100])));
     let refused = stack
         .client
-        .upload_stream(futures::stream::iter(chunks.collect::<Vec<_>>()), None, "y.bin", None)
+        .upload_stream(
+            futures::stream::iter(chunks.collect::<Vec<_>>()),
+            None,
+            "y.bin",
+            None,
+        )
         .await
         .unwrap_err();
-    assert_eq!(refused.status(), Some(StatusCode::INSUFFICIENT_STORAGE), "{refused}");
+    assert_eq!(
+        refused.status(),
+        Some(StatusCode::INSUFFICIENT_STORAGE),
+        "{refused}"
+    );
 
     // Larger than any node could ever hold.
     let too_large = stack
@@ -109,11 +165,19 @@ async fn when_every_node_is_full_the_upload_fails_with_507_and_leaves_nothing() 
         .upload_stream(bytes_of(2000), Some(2000), "z.bin", None)
         .await
         .unwrap_err();
-    assert_eq!(too_large.status(), Some(StatusCode::PAYLOAD_TOO_LARGE), "{too_large}");
+    assert_eq!(
+        too_large.status(),
+        Some(StatusCode::PAYLOAD_TOO_LARGE),
+        "{too_large}"
+    );
 
     assert_eq!(stack.client.list_all().await.unwrap().len(), 3);
     for node in 0..3 {
         assert_eq!(stack.blobs_on_disk(node).len(), 1, "node{}", node + 1);
-        assert!(stack.temp_files_on_disk(node).is_empty(), "node{}", node + 1);
+        assert!(
+            stack.temp_files_on_disk(node).is_empty(),
+            "node{}",
+            node + 1
+        );
     }
 }

@@ -11,7 +11,10 @@ fn start(binary: &Path, env: &[(&str, &str)]) -> (bool, String) {
         .envs(env.iter().copied())
         .output()
         .unwrap();
-    (output.status.success(), String::from_utf8_lossy(&output.stderr).into_owned())
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -23,16 +26,50 @@ fn the_distributor_names_the_bad_variable() {
     let cases = [
         (vec![("NODES", good_nodes)], "DATABASE_URL"),
         (vec![("DATABASE_URL", nowhere.as_str())], "NODES"),
-        (vec![("DATABASE_URL", nowhere.as_str()), ("NODES", "node1")], "NODES"),
-        (vec![("DATABASE_URL", nowhere.as_str()), ("NODES", good_nodes), ("REPLICATION", "2")], "REPLICATION"),
-        (vec![("DATABASE_URL", nowhere.as_str()), ("NODES", good_nodes), ("POLL_INTERVAL", "often")], "POLL_INTERVAL"),
-        (vec![("DATABASE_URL", nowhere.as_str()), ("NODES", good_nodes), ("LISTEN_ADDR", "here")], "LISTEN_ADDR"),
-        (vec![("DATABASE_URL", nowhere.as_str()), ("NODES", good_nodes), ("LISTEN_ADDR", "127.0.0.1:0")], "DATABASE_URL"),
+        (
+            vec![("DATABASE_URL", nowhere.as_str()), ("NODES", "node1")],
+            "NODES",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", nowhere.as_str()),
+                ("NODES", good_nodes),
+                ("REPLICATION", "2"),
+            ],
+            "REPLICATION",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", nowhere.as_str()),
+                ("NODES", good_nodes),
+                ("POLL_INTERVAL", "often"),
+            ],
+            "POLL_INTERVAL",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", nowhere.as_str()),
+                ("NODES", good_nodes),
+                ("LISTEN_ADDR", "here"),
+            ],
+            "LISTEN_ADDR",
+        ),
+        (
+            vec![
+                ("DATABASE_URL", nowhere.as_str()),
+                ("NODES", good_nodes),
+                ("LISTEN_ADDR", "127.0.0.1:0"),
+            ],
+            "DATABASE_URL",
+        ),
     ];
     for (env, variable) in cases {
         let (ok, stderr) = start(dist, &env);
         assert!(!ok, "{env:?} should not start");
-        assert!(stderr.starts_with(&format!("cdn-dist: {variable}")), "{env:?}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("cdn-dist: {variable}")),
+            "{env:?}: {stderr}"
+        );
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     }
 }
@@ -42,13 +79,31 @@ fn the_node_names_the_bad_variable() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().display().to_string();
     for (env, variable) in [
-        (vec![("MAX_STORAGE", "lots"), ("STORAGE_DIR", storage.as_str())], "MAX_STORAGE"),
-        (vec![("MAX_STORAGE", "-1GB"), ("STORAGE_DIR", storage.as_str())], "MAX_STORAGE"),
-        (vec![("LISTEN_ADDR", "localhost"), ("STORAGE_DIR", storage.as_str())], "LISTEN_ADDR"),
+        (
+            vec![("MAX_STORAGE", "lots"), ("STORAGE_DIR", storage.as_str())],
+            "MAX_STORAGE",
+        ),
+        (
+            vec![("MAX_STORAGE", "-1GB"), ("STORAGE_DIR", storage.as_str())],
+            "MAX_STORAGE",
+        ),
+        (
+            vec![
+                ("LISTEN_ADDR", "localhost"),
+                ("STORAGE_DIR", storage.as_str()),
+            ],
+            "LISTEN_ADDR",
+        ),
     ] {
         let (ok, stderr) = start(&node_binary(), &env);
         assert!(!ok, "{env:?} should not start");
-        assert!(stderr.starts_with(&format!("cdn-node: {variable}")), "{env:?}: {stderr}");
-        assert!(stderr.contains("lots") || variable != "MAX_STORAGE" || stderr.contains("-1GB"), "{stderr}");
+        assert!(
+            stderr.starts_with(&format!("cdn-node: {variable}")),
+            "{env:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("lots") || variable != "MAX_STORAGE" || stderr.contains("-1GB"),
+            "{stderr}"
+        );
     }
 }
