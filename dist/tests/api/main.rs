@@ -5,6 +5,7 @@ mod helpers;
 
 mod content;
 mod delivery;
+mod demo;
 mod errors;
 mod placement;
 mod startup;

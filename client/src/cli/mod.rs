@@ -1,0 +1,283 @@
+//! The `cdn` command: arguments, output and one function per subcommand.
+//!
+//! - this file: the clap definitions, [`Output`] and dispatch ([`run`]);
+//! - [`commands`]: what each subcommand does with the library's `Client`;
+//! - [`render`]: human-readable text (tables, sizes), pure and tested;
+//! - [`bar`]: indicatif progress bars for large transfers on a terminal;
+//! - [`demo`]: `cdn demo`, the end-to-end round trip.
+
+mod bar;
+mod commands;
+mod demo;
+mod render;
+
+use std::fmt::Display;
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use cdn_client::{Client, DEFAULT_URL};
+use clap::{CommandFactory, Parser, Subcommand};
+use serde::Serialize;
+use uuid::Uuid;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "cdn",
+    version,
+    about = "Upload, download and manage content on a mini CDN",
+    long_about = "Upload, download and manage content on a mini CDN.\n\n\
+        Every command talks to the distributor at --url (or $CDN_URL). Objects are \
+        named by the id printed when they are uploaded; `cdn ls` shows them all.",
+    after_help = "Examples:\n  cdn upload report.pdf photos/*.jpg\n  cdn ls\n  \
+        cdn download 0195c0de-… -o copy.pdf\n  cdn --json info 0195c0de-… | jq .replicas"
+)]
+pub struct Cli {
+    /// Base URL of the distributor.
+    #[arg(
+        long,
+        global = true,
+        env = "CDN_URL",
+        hide_env_values = true,
+        default_value = DEFAULT_URL,
+        value_name = "URL"
+    )]
+    url: String,
+
+    /// Print the server's JSON answers (pretty) on stdout instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Upload files; prints each new object's id and the nodes holding it.
+    ///
+    /// Each file becomes one object, named after the file unless --name is
+    /// given; its content type is guessed from that name. A file that fails
+    /// does not stop the others, but makes the command fail. With --json,
+    /// prints the new object, or a list of them for several files.
+    Upload {
+        /// Files to upload.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Store the object under this name instead of the file's (one FILE only).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+
+    /// Download an object's bytes to a file, verifying its SHA-256.
+    ///
+    /// Without -o the file is named after the object and created in the
+    /// current directory; only the last component of the stored name is used,
+    /// and an existing file is kept unless --force is given. With -o naming a
+    /// directory, the object's name is used inside it. The file only appears
+    /// once all of its bytes have arrived and matched the checksum.
+    Download {
+        /// Id of the object.
+        id: Uuid,
+        /// Where to write the bytes: a file (replaced if it exists) or a directory.
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+        /// Replace an existing file named after the object.
+        #[arg(long)]
+        force: bool,
+    },
+
+    /// Show an object's metadata: size, type, checksum, version and replicas.
+    Info {
+        /// Id of the object.
+        id: Uuid,
+    },
+
+    /// List objects, newest first.
+    ///
+    /// Shows one page of --limit objects; when there are more, says how to
+    /// get them. With --all, follows the pages to the end.
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Objects per page (1 to 1000).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Start after this point (the cursor printed by a previous page).
+        #[arg(long, value_name = "CURSOR", conflicts_with = "all")]
+        cursor: Option<String>,
+        /// List every object, not just one page.
+        #[arg(long)]
+        all: bool,
+    },
+
+    /// Replace an object's bytes with a file; shows the new version and where it now lives.
+    ///
+    /// The id stays the same and the version goes up by one. The object keeps
+    /// its name unless --name is given.
+    Update {
+        /// Id of the object.
+        id: Uuid,
+        /// File with the new bytes.
+        file: PathBuf,
+        /// Rename the object at the same time.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+    },
+
+    /// Rename an object; its bytes and version do not change.
+    Rename {
+        /// Id of the object.
+        id: Uuid,
+        /// The new name.
+        name: String,
+    },
+
+    /// Delete objects and every stored copy of them.
+    ///
+    /// An id that fails does not stop the others, but makes the command fail.
+    /// Prints nothing with --json.
+    #[command(visible_alias = "delete")]
+    Rm {
+        /// Ids of the objects.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<Uuid>,
+    },
+
+    /// Show the storage nodes: status, storage and memory use, last contact.
+    Nodes,
+
+    /// Show storage use per node and for the whole cluster.
+    Stats,
+
+    /// Run the test-client round trip against the distributor.
+    ///
+    /// Generates text files in ./client_data/, uploads them, downloads them
+    /// into ./tmp/ and compares the bytes, replaces one and downloads it
+    /// again, then deletes everything it uploaded and checks that it is gone.
+    /// Prints a ✓ line per check and fails on the first mismatch.
+    /// Always prints text, even with --json.
+    Demo,
+}
+
+/// Where command results go: stdout, as text or as JSON.
+pub struct Output {
+    json: bool,
+}
+
+/// Stdout was closed by its reader (`cdn ls | head`): not worth an error.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout was closed")]
+pub struct StdoutClosed;
+
+impl Output {
+    /// Writes text and a newline to stdout.
+    fn line(&self, text: impl Display) -> anyhow::Result<()> {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{text}").map_err(|error| match error.kind() {
+            std::io::ErrorKind::BrokenPipe => anyhow::Error::new(StdoutClosed),
+            _ => anyhow::Error::new(error).context("cannot write to stdout"),
+        })
+    }
+
+    /// Writes a wire type as pretty JSON.
+    fn json<T: Serialize>(&self, value: &T) -> anyhow::Result<()> {
+        let text = serde_json::to_string_pretty(value).context("cannot encode JSON")?;
+        self.line(text)
+    }
+}
+
+/// Runs the command line `cli` to the end.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let client = Client::new(&cli.url)?;
+    let out = Output { json: cli.json };
+    dispatch(cli.command, &client, &out)
+        .await
+        .map_err(|error| explain_unreachable(error, &client))
+}
+
+/// A refused connection is nearly always a wrong URL or a stopped stack, so
+/// say where the command looked before reqwest's chain of causes.
+fn explain_unreachable(error: anyhow::Error, client: &Client) -> anyhow::Error {
+    let unreachable = matches!(
+        error.downcast_ref::<cdn_client::Error>(),
+        Some(cdn_client::Error::Transport(transport)) if transport.is_connect()
+    );
+    if unreachable {
+        let url = client.base_url();
+        error.context(format!(
+            "cannot reach the distributor at {url} (set --url or CDN_URL)"
+        ))
+    } else {
+        error
+    }
+}
+
+async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Result<()> {
+    match command {
+        Command::Upload { files, name } => {
+            if name.is_some() && files.len() > 1 {
+                Cli::command()
+                    .error(
+                        clap::error::ErrorKind::ArgumentConflict,
+                        "--name can only be used when uploading a single FILE",
+                    )
+                    .exit();
+            }
+            commands::upload(client, out, &files, name.as_deref()).await
+        }
+        Command::Download { id, output, force } => {
+            commands::download(client, out, id, output.as_deref(), force).await
+        }
+        Command::Info { id } => commands::info(client, out, id).await,
+        Command::Ls { limit, cursor, all } => {
+            commands::list(client, out, limit, cursor.as_deref(), all).await
+        }
+        Command::Update { id, file, name } => {
+            commands::update(client, out, id, &file, name.as_deref()).await
+        }
+        Command::Rename { id, name } => commands::rename(client, out, id, &name).await,
+        Command::Rm { ids } => commands::remove(client, out, &ids).await,
+        Command::Nodes => commands::nodes(client, out).await,
+        Command::Stats => commands::stats(client, out).await,
+        Command::Demo => demo::run(client, out).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli =
+            Cli::try_parse_from(["cdn", "ls", "--json", "--url", "http://dist:8000"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.url, "http://dist:8000");
+    }
+
+    #[test]
+    fn ids_must_be_uuids() {
+        assert!(Cli::try_parse_from(["cdn", "info", "not-an-id"]).is_err());
+        assert!(
+            Cli::try_parse_from(["cdn", "info", "01959d6e-7a4b-7c1e-9a39-1d1e2e3f4a5b"]).is_ok()
+        );
+    }
+
+    #[test]
+    fn list_limit_is_bounded() {
+        assert!(Cli::try_parse_from(["cdn", "ls", "--limit", "0"]).is_err());
+        assert!(Cli::try_parse_from(["cdn", "ls", "--limit", "1001"]).is_err());
+        assert!(Cli::try_parse_from(["cdn", "ls", "--limit", "1000"]).is_ok());
+    }
+
+    #[test]
+    fn upload_and_rm_need_at_least_one_argument() {
+        assert!(Cli::try_parse_from(["cdn", "upload"]).is_err());
+        assert!(Cli::try_parse_from(["cdn", "rm"]).is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! The `cdn` command's demo, run for real against the stack.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::Stack;
+
+#[tokio::test]
+async fn the_demo_runs_clean() {
+    let stack = Stack::start().await;
+    let cdn = Path::new(env!("CARGO_BIN_EXE_cdn-dist")).with_file_name("cdn");
+    assert!(
+        cdn.exists(),
+        "{} is missing: run `cargo test --workspace`",
+        cdn.display()
+    );
+    let workdir = tempfile::tempdir().unwrap();
+    let output = tokio::task::spawn_blocking({
+        let url = stack.dist.url.clone();
+        let workdir = workdir.path().to_owned();
+        move || {
+            Command::new(cdn)
+                .arg("demo")
+                .env("CDN_URL", url)
+                .current_dir(workdir)
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "cdn demo failed:\n{stdout}\n{stderr}"
+    );
+    assert!(workdir.path().join("client_data").is_dir());
+    assert!(workdir.path().join("tmp").is_dir());
+    // The demo deletes what it made.
+    assert!(stack.client.list_all().await.unwrap().is_empty());
+    assert!((0..3).all(|node| stack.blobs_on_disk(node).is_empty()));
+}
