@@ -47,6 +47,27 @@ pub enum ReplicaStatus {
     Corrupt,
 }
 
+impl ReplicaStatus {
+    /// The name used on the wire and in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaStatus::Ok => "ok",
+            ReplicaStatus::Missing => "missing",
+            ReplicaStatus::Corrupt => "corrupt",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            ReplicaStatus::Ok,
+            ReplicaStatus::Missing,
+            ReplicaStatus::Corrupt,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContentList {
     pub items: Vec<Content>,
@@ -109,6 +130,25 @@ pub struct NodeList {
 pub struct ClusterStats {
     pub nodes: Vec<NodeStatsEntry>,
     pub totals: Totals,
+    #[serde(default)]
+    pub repair: RepairStats,
+}
+
+/// What the distributor's repair task has found and done since it started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepairStats {
+    /// Objects with fewer good copies than `REPLICATION` at the last round.
+    pub under_replicated: u64,
+    /// Copies made again from a good copy.
+    pub repaired: u64,
+    /// Copies that could not be made (retried next round).
+    pub failed: u64,
+    /// Copies found missing from their node or corrupt on it.
+    pub lost_copies: u64,
+    /// Blobs found on nodes that nothing pointed at (removed).
+    pub orphans: u64,
+    /// Surplus copies removed (left when a node came back after repair).
+    pub surplus_removed: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -159,6 +199,18 @@ pub struct Inventory {
 pub struct InventoryEntry {
     pub key: String,
     pub size: u64,
+    /// The last scrub found bytes that no longer match the blob's SHA-256.
+    #[serde(default)]
+    pub corrupt: bool,
+}
+
+/// A node's answer to `POST /scrub`: every blob was read and its SHA-256
+/// compared with the one recorded when it was written.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ScrubReport {
+    pub checked: u64,
+    /// Keys of the blobs whose bytes no longer match.
+    pub corrupt: Vec<String>,
 }
 
 #[cfg(test)]

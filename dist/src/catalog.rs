@@ -33,7 +33,21 @@ pub struct ContentRecord {
 pub struct ReplicaRecord {
     pub content_id: Uuid,
     pub node_id: String,
-    pub state: String,
+    state: String,
+}
+
+/// What is known of one copy: the replica states of the wire format.
+pub use cdn_common::wire::ReplicaStatus as ReplicaState;
+
+impl ReplicaRecord {
+    pub fn state(&self) -> ReplicaState {
+        // The table's CHECK admits only the three names.
+        ReplicaState::parse(&self.state).unwrap_or(ReplicaState::Missing)
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.state() == ReplicaState::Ok
+    }
 }
 
 /// The bytes of a new object or version, as written to the nodes.
@@ -43,6 +57,14 @@ pub struct NewBytes {
     pub size: u64,
     pub sha256: String,
     pub nodes: Vec<String>,
+}
+
+/// What one comparison of a node's inventory changed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Reconciled {
+    pub missing: u64,
+    pub corrupt: u64,
+    pub orphans: u64,
 }
 
 /// A copy on a node that no metadata points at any more.
@@ -139,14 +161,19 @@ impl Catalog {
         .map(drop)
     }
 
-    /// Gives up on copies of `key` that will never be committed: they are
-    /// due for removal now.
-    pub async fn abandon_blobs(&self, key: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE stray_blob SET due_at = now() WHERE blob_key = $1")
-            .bind(key)
-            .execute(&self.pool)
-            .await
-            .map(drop)
+    /// Gives up on the copies of `key` on `nodes`: they will never be
+    /// committed, so they are due for removal now.
+    pub async fn abandon_blobs(&self, key: &str, nodes: &[String]) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO stray_blob (node_id, blob_key, due_at)
+             SELECT node, $1, now() FROM unnest($2::text[]) AS node
+             ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()",
+        )
+        .bind(key)
+        .bind(nodes)
+        .execute(&self.pool)
+        .await
+        .map(drop)
     }
 
     /// Adds a new object whose bytes are already on its nodes.
@@ -216,6 +243,25 @@ impl Catalog {
         Ok(self.get(id).await?.map(|record| (record, strays)))
     }
 
+    /// Records what became of one copy.
+    pub async fn mark_replica(
+        &self,
+        content_id: Uuid,
+        node_id: &str,
+        state: ReplicaState,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE replica SET state = $3, updated_at = now()
+             WHERE content_id = $1 AND node_id = $2",
+        )
+        .bind(content_id)
+        .bind(node_id)
+        .bind(state.as_str())
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
     /// Changes the name or type; `None` when the object does not exist.
     pub async fn patch(
         &self,
@@ -260,6 +306,189 @@ impl Catalog {
             .await?;
         tx.commit().await?;
         Ok(Some(strays))
+    }
+
+    /// The database's clock, so that times compared in SQL agree.
+    pub async fn now(&self) -> Result<DateTime<Utc>, sqlx::Error> {
+        sqlx::query_scalar("SELECT now()")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Brings the catalogue in line with what a node reported at `asked_at`:
+    /// copies it lacks become `missing`, copies its scrub found bad become
+    /// `corrupt`, and blobs nothing knows of become stray.
+    pub async fn reconcile_inventory(
+        &self,
+        node: &str,
+        asked_at: DateTime<Utc>,
+        present: &[String],
+        corrupt: &[String],
+    ) -> Result<Reconciled, sqlx::Error> {
+        // Copies recorded after the node was asked may be missing from its
+        // answer without being missing from its disk.
+        let missing = sqlx::query(
+            "UPDATE replica r SET state = 'missing', updated_at = now()
+             FROM content c
+             WHERE r.content_id = c.id AND r.node_id = $1 AND r.state = 'ok'
+               AND r.updated_at < $2 AND NOT (c.blob_key = ANY($3))",
+        )
+        .bind(node)
+        .bind(asked_at)
+        .bind(present)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        let corrupt = sqlx::query(
+            "UPDATE replica r SET state = 'corrupt', updated_at = now()
+             FROM content c
+             WHERE r.content_id = c.id AND r.node_id = $1 AND r.state = 'ok'
+               AND c.blob_key = ANY($2)",
+        )
+        .bind(node)
+        .bind(corrupt)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        // Every write records its copies as stray before the first byte, so
+        // a blob that is neither a replica nor stray is left from a crash.
+        let orphans = sqlx::query(
+            "INSERT INTO stray_blob (node_id, blob_key, due_at)
+             SELECT $1, key FROM unnest($2::text[]) AS key
+             WHERE NOT EXISTS (
+                     SELECT 1 FROM content c JOIN replica r ON r.content_id = c.id
+                     WHERE c.blob_key = key AND r.node_id = $1)
+               AND NOT EXISTS (
+                     SELECT 1 FROM stray_blob s WHERE s.node_id = $1 AND s.blob_key = key)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(node)
+        .bind(present)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(Reconciled {
+            missing,
+            corrupt,
+            orphans,
+        })
+    }
+
+    /// Drops the records of copies known to be bad on `nodes`, listing them
+    /// as stray so their bytes go too. Returns how many.
+    pub async fn retire_bad_copies(&self, nodes: &[String]) -> Result<u64, sqlx::Error> {
+        sqlx::query(
+            "WITH bad AS (
+                 DELETE FROM replica r USING content c
+                 WHERE r.content_id = c.id AND r.state <> 'ok' AND r.node_id = ANY($1)
+                 RETURNING r.node_id, c.blob_key)
+             INSERT INTO stray_blob (node_id, blob_key, due_at)
+             SELECT node_id, blob_key, now() FROM bad
+             ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()",
+        )
+        .bind(nodes)
+        .execute(&self.pool)
+        .await
+        .map(|done| done.rows_affected())
+    }
+
+    /// Drops the record of one copy, listing it as stray.
+    pub async fn retire_copy(&self, content_id: Uuid, node: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "WITH gone AS (
+                 DELETE FROM replica r USING content c
+                 WHERE r.content_id = c.id AND r.content_id = $1 AND r.node_id = $2
+                 RETURNING r.node_id, c.blob_key)
+             INSERT INTO stray_blob (node_id, blob_key, due_at)
+             SELECT node_id, blob_key, now() FROM gone
+             ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()",
+        )
+        .bind(content_id)
+        .bind(node)
+        .execute(&self.pool)
+        .await
+        .map(drop)
+    }
+
+    /// Content with fewer than `copies` good copies on `available` nodes
+    /// (`fewer` true) or more (`fewer` false), oldest first.
+    pub async fn misreplicated(
+        &self,
+        available: &[String],
+        copies: i64,
+        fewer: bool,
+        limit: i64,
+    ) -> Result<Vec<ContentRecord>, sqlx::Error> {
+        let comparison = if fewer { "<" } else { ">" };
+        let records = sqlx::query_as(&format!(
+            "SELECT {CONTENT_COLUMNS} FROM content c
+             WHERE (SELECT count(*) FROM replica r
+                    WHERE r.content_id = c.id AND r.state = 'ok' AND r.node_id = ANY($1)) {comparison} $2
+             ORDER BY id LIMIT $3"
+        ))
+        .bind(available)
+        .bind(copies)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        self.with_replicas(records).await
+    }
+
+    pub async fn count_under_replicated(
+        &self,
+        available: &[String],
+        copies: i64,
+    ) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM content c
+             WHERE (SELECT count(*) FROM replica r
+                    WHERE r.content_id = c.id AND r.state = 'ok' AND r.node_id = ANY($1)) < $2",
+        )
+        .bind(available)
+        .bind(copies)
+        .fetch_one(&self.pool)
+        .await
+    }
+
+    /// Nodes holding a copy of `key` that is on its way out.
+    pub async fn stray_nodes(&self, key: &str) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar("SELECT node_id FROM stray_blob WHERE blob_key = $1")
+            .bind(key)
+            .fetch_all(&self.pool)
+            .await
+    }
+
+    /// Records a new good copy of `key` on `node`, if `key` is still the
+    /// object's current blob; `false` when it is not (replaced or deleted
+    /// meanwhile), and the copy stays stray.
+    pub async fn add_copy(
+        &self,
+        content_id: Uuid,
+        node: &str,
+        key: &str,
+    ) -> Result<bool, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let added = sqlx::query(
+            "INSERT INTO replica (content_id, node_id, state)
+             SELECT id, $2, 'ok' FROM content WHERE id = $1 AND blob_key = $3
+             ON CONFLICT (content_id, node_id) DO UPDATE SET state = 'ok', updated_at = now()",
+        )
+        .bind(content_id)
+        .bind(node)
+        .bind(key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            > 0;
+        if added {
+            sqlx::query("DELETE FROM stray_blob WHERE node_id = $1 AND blob_key = $2")
+                .bind(node)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(added)
     }
 
     /// Stray blobs whose time has come, oldest first.

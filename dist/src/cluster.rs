@@ -15,6 +15,8 @@ use crate::placement::{self, Candidate, PlacementError};
 
 pub struct Cluster {
     nodes: Vec<Node>,
+    /// How long a node may miss its polls before it counts as down.
+    down_after: Duration,
 }
 
 pub struct Node {
@@ -33,6 +35,10 @@ struct Health {
     stats: Option<NodeStats>,
     /// When a write was last counted by [`Cluster::note_stored`].
     last_write: Option<Instant>,
+    /// When the node last answered a poll.
+    last_answer: Option<Instant>,
+    /// Since when the node has been down.
+    down_since: Option<Instant>,
 }
 
 impl Node {
@@ -90,11 +96,16 @@ impl Node {
     pub fn status(&self) -> NodeStatus {
         self.health().status
     }
+
+    /// How long the node has been down; `None` while it is up.
+    pub fn down_for(&self) -> Option<Duration> {
+        self.health().down_since.map(|since| since.elapsed())
+    }
 }
 
 impl Cluster {
     /// Every node starts `down` until its first answer.
-    pub fn new(addresses: &[NodeAddress]) -> Self {
+    pub fn new(addresses: &[NodeAddress], down_after: Duration) -> Self {
         let nodes = addresses
             .iter()
             .map(|address| Node {
@@ -106,10 +117,12 @@ impl Cluster {
                     last_error: Some("not polled yet".into()),
                     stats: None,
                     last_write: None,
+                    last_answer: None,
+                    down_since: Some(Instant::now()),
                 }),
             })
             .collect();
-        Cluster { nodes }
+        Cluster { nodes, down_after }
     }
 
     pub fn nodes(&self) -> &[Node] {
@@ -124,11 +137,18 @@ impl Cluster {
         self.nodes.iter().any(Node::is_up)
     }
 
-    /// The nodes for a new object's copies, by the placement rule.
-    pub fn place(&self, size: Option<u64>, copies: usize) -> Result<Vec<&Node>, PlacementError> {
+    /// The nodes for a new object's copies, by the placement rule, leaving
+    /// out the nodes in `exclude`.
+    pub fn place(
+        &self,
+        size: Option<u64>,
+        copies: usize,
+        exclude: &[&str],
+    ) -> Result<Vec<&Node>, PlacementError> {
         let healths: Vec<(&Node, Health)> = self
             .nodes
             .iter()
+            .filter(|node| !exclude.contains(&node.id.as_str()))
             .map(|node| (node, node.health()))
             .collect();
         let up = healths
@@ -166,6 +186,7 @@ impl Cluster {
 
     /// Asks every node for its stats at once and records who answered.
     pub async fn poll(&self, client: &NodeClient, timeout: Duration) {
+        let down_after = self.down_after;
         let polls = self.nodes.iter().map(|node| async move {
             let asked = Instant::now();
             let answer = client.stats(&node.url, timeout).await;
@@ -184,15 +205,22 @@ impl Cluster {
                     }
                     health.status = NodeStatus::Up;
                     health.last_seen = Some(Utc::now());
+                    health.last_answer = Some(Instant::now());
+                    health.down_since = None;
                     health.last_error = None;
                     health.stats = Some(stats);
                 }
                 Err(err) => {
-                    if health.status == NodeStatus::Up {
-                        tracing::warn!(node = %node.id, error = %err, "node is down");
-                    }
-                    health.status = NodeStatus::Down;
                     health.last_error = Some(err.to_string());
+                    // One missed answer is a hiccup; silence for `down_after` is down.
+                    let silent_too_long = health
+                        .last_answer
+                        .is_none_or(|answered| answered.elapsed() >= down_after);
+                    if health.status == NodeStatus::Up && silent_too_long {
+                        tracing::warn!(node = %node.id, error = %err, "node is down");
+                        health.status = NodeStatus::Down;
+                        health.down_since = Some(Instant::now());
+                    }
                 }
             });
         });

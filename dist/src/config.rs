@@ -14,8 +14,16 @@ pub struct Config {
     pub nodes: Vec<NodeAddress>,
     /// How often every node's `/stats` is polled.
     pub poll_interval: Duration,
-    /// How many copies of each object are written.
+    /// How long a node may miss its polls before it counts as down.
+    pub down_after: Duration,
+    /// How many copies of each object are kept.
     pub replication: usize,
+    /// How long a node may stay down before its copies are made again
+    /// elsewhere.
+    pub repair_grace: Duration,
+    /// How often the repair task compares nodes' inventories with the
+    /// catalogue and restores missing copies.
+    pub repair_interval: Duration,
     /// The base of the absolute URLs in responses; when unset, it is taken
     /// from each request's `Host` header.
     pub public_url: Option<String>,
@@ -78,16 +86,21 @@ impl Config {
                 ),
             });
         }
+        let poll_interval =
+            env::parse_with("POLL_INTERVAL", Duration::from_secs(2), parse_interval)?;
         Ok(Config {
             database_url: env::required("DATABASE_URL")?,
             listen_addr: env::parse_or("LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8000)))?,
             nodes,
-            poll_interval: env::parse_with(
-                "POLL_INTERVAL",
-                Duration::from_secs(2),
+            poll_interval,
+            down_after: env::parse_with("DOWN_AFTER", poll_interval * 3, parse_interval)?,
+            replication,
+            repair_grace: env::parse_with("REPAIR_GRACE", Duration::from_secs(60), parse_interval)?,
+            repair_interval: env::parse_with(
+                "REPAIR_INTERVAL",
+                Duration::from_secs(10),
                 parse_interval,
             )?,
-            replication,
             public_url: env::optional("PUBLIC_URL").map(|url| url.trim_end_matches('/').to_owned()),
         })
     }

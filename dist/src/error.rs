@@ -93,14 +93,23 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::Unavailable(
-                    "the metadata database is unavailable; try again shortly".into(),
-                )
-            }
-            other => ApiError::Internal(anyhow::Error::new(other).context("database query")),
+        // SQLSTATE classes 08 (connection exception) and 57 (operator
+        // intervention, e.g. a server shutting down) mean "not now".
+        let connection_lost = match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Protocol(_) => true,
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|code| code.starts_with("08") || code.starts_with("57")),
+            _ => false,
+        };
+        if connection_lost {
+            tracing::warn!(error = %err, "database unavailable");
+            ApiError::Unavailable("the metadata database is unavailable; try again shortly".into())
+        } else {
+            ApiError::Internal(anyhow::Error::new(err).context("database query"))
         }
     }
 }

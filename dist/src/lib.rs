@@ -6,13 +6,17 @@
 //!
 //! - [`config`]: settings from the environment, node ids.
 //! - `routes`: the public HTTP API, one module per group of routes.
-//! - `upload`: streaming one body to every node chosen for its copies.
+//! - `transfer`: streaming one body to every node chosen for its copies,
+//!   and copying a blob from node to node.
 //! - `delivery`: conditional requests, ranges, `Content-Disposition`.
+//! - `read`: reading bytes from the copies, with failover and checksums.
 //! - `catalog`: everything in PostgreSQL; the only module with SQL.
 //! - `cluster`: the nodes' health and stats, and the polling loop.
 //! - `placement`: which nodes get a new object (a pure function).
 //! - `node_client`: calls to the nodes' internal API.
 //! - `janitor`: removing blobs that no metadata points at.
+//! - `repair`: restoring missing, lost and corrupt copies; removing orphans
+//!   and surplus copies.
 //! - `error`: the one error type and its statuses.
 
 pub mod config;
@@ -24,8 +28,10 @@ mod error;
 mod janitor;
 mod node_client;
 mod placement;
+mod read;
+mod repair;
 mod routes;
-mod upload;
+mod transfer;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,6 +46,7 @@ use crate::catalog::Catalog;
 use crate::cluster::Cluster;
 use crate::config::Config;
 use crate::node_client::NodeClient;
+use crate::repair::Repairer;
 use crate::routes::AppState;
 
 /// Connects to PostgreSQL, applies the migrations, starts polling the nodes
@@ -70,11 +77,19 @@ pub async fn run(
         );
     }
 
-    let cluster = Arc::new(Cluster::new(&config.nodes));
+    let cluster = Arc::new(Cluster::new(&config.nodes, config.down_after));
     let nodes = NodeClient::new().context("building the HTTP client for the nodes")?;
     // Know who is up before the first request is placed.
     cluster.poll(&nodes, Duration::from_secs(2)).await;
 
+    let repairer = Repairer {
+        catalog: catalog.clone(),
+        cluster: cluster.clone(),
+        client: nodes.clone(),
+        replication: config.replication,
+        grace: config.repair_grace,
+        counters: Arc::default(),
+    };
     let stop = CancellationToken::new();
     let background = [
         tokio::spawn(cluster::poll_forever(
@@ -83,6 +98,7 @@ pub async fn run(
             config.poll_interval,
             stop.clone(),
         )),
+        tokio::spawn(repairer.clone().run(config.repair_interval, stop.clone())),
         tokio::spawn(janitor::run(
             catalog.clone(),
             cluster.clone(),
@@ -97,6 +113,7 @@ pub async fn run(
         cluster,
         nodes,
         replication: config.replication,
+        repair: repairer.counters.clone(),
         public_url: config.public_url.as_deref().map(Arc::from),
     };
     tracing::info!(

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use cdn_common::wire::{ErrorBody, NodeStats, StoredBlob};
+use cdn_common::wire::{ErrorBody, Inventory, NodeStats, StoredBlob};
 use reqwest::{StatusCode, Url, header};
 
 /// One HTTP client (and its connection pool) for every node.
@@ -36,6 +36,17 @@ impl NodeClient {
             .http
             .get(endpoint(node, "stats"))
             .timeout(timeout)
+            .send()
+            .await?;
+        Ok(check(response).await?.json().await?)
+    }
+
+    /// Every blob the node holds, with what its last scrub found.
+    pub async fn inventory(&self, node: &Url) -> Result<Inventory, NodeCallError> {
+        let response = self
+            .http
+            .get(endpoint(node, "blobs"))
+            .timeout(Duration::from_secs(30))
             .send()
             .await?;
         Ok(check(response).await?.json().await?)

@@ -6,8 +6,8 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
-use axum::routing::{get, put};
-use cdn_common::wire::{Inventory, NodeStats, StoredBlob};
+use axum::routing::{get, post, put};
+use cdn_common::wire::{Inventory, NodeStats, ScrubReport, StoredBlob};
 use tower::ServiceExt;
 use tower_http::services::ServeFile;
 
@@ -25,6 +25,7 @@ pub fn router(state: AppState) -> Router {
                 .head(get_blob)
                 .delete(delete_blob),
         )
+        .route("/scrub", post(scrub))
         .route("/stats", get(stats))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { NodeError::NotFound("no such route".into()) })
@@ -80,6 +81,11 @@ async fn inventory(State(state): State<AppState>) -> Result<Json<Inventory>, Nod
     Ok(Json(Inventory {
         blobs: state.store.inventory().await?,
     }))
+}
+
+/// Checks every blob now and reports the corrupt ones.
+async fn scrub(State(state): State<AppState>) -> Result<Json<ScrubReport>, NodeError> {
+    Ok(Json(state.store.scrub().await?))
 }
 
 async fn stats(State(state): State<AppState>) -> Json<NodeStats> {

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use cdn_common::ByteSize;
 use cdn_common::env::{self, EnvError};
@@ -17,6 +18,9 @@ pub struct Config {
     pub max_storage: ByteSize,
     /// How clients outside reach this node, for `?redirect=1`.
     pub public_url: String,
+    /// How often every blob is re-read and checked against its SHA-256;
+    /// `None` when only `POST /scrub` starts a scrub.
+    pub scrub_interval: Option<Duration>,
 }
 
 impl Config {
@@ -33,6 +37,23 @@ impl Config {
                 .unwrap_or_else(|| format!("http://localhost:{}", listen_addr.port()))
                 .trim_end_matches('/')
                 .to_owned(),
+            scrub_interval: env::parse_with(
+                "SCRUB_INTERVAL",
+                Some(Duration::from_secs(3600)),
+                parse_scrub_interval,
+            )?,
         })
+    }
+}
+
+/// A duration such as `1h` or `30m`, or `off`.
+fn parse_scrub_interval(text: &str) -> Result<Option<Duration>, String> {
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match humantime::parse_duration(text) {
+        Ok(interval) if interval >= Duration::from_secs(1) => Ok(Some(interval)),
+        Ok(_) => Err("must be at least 1s, or off".into()),
+        Err(err) => Err(format!("{err} (try 1h, 30m or off)")),
     }
 }

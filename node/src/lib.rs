@@ -23,6 +23,7 @@ mod store;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -60,13 +61,37 @@ pub async fn run(
         max_bytes = store.max_bytes(),
         "storage node listening"
     );
+    let config_scrub_interval = config.scrub_interval;
     let state = AppState {
         config: Arc::new(config),
         store: Arc::new(store),
         memory: Arc::new(MemoryProbe::new().context("reading memory figures")?),
     };
-    axum::serve(listener, api::router(state))
+    let scrubber = config_scrub_interval
+        .map(|interval| tokio::spawn(scrub_every(state.store.clone(), interval)));
+    let served = axum::serve(listener, api::router(state))
         .with_graceful_shutdown(shutdown)
         .await
-        .context("serving HTTP")
+        .context("serving HTTP");
+    if let Some(scrubber) = scrubber {
+        scrubber.abort();
+    }
+    served
+}
+
+/// Re-reads every blob every `interval`, so bytes that rot on disk are found
+/// before a reader or a repair needs them.
+async fn scrub_every(store: Arc<BlobStore>, interval: Duration) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    loop {
+        ticks.tick().await;
+        match store.scrub().await {
+            Ok(report) => tracing::info!(
+                checked = report.checked,
+                corrupt = report.corrupt.len(),
+                "scrub done"
+            ),
+            Err(err) => tracing::warn!(error = %err, "scrub failed"),
+        }
+    }
 }

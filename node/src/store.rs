@@ -2,6 +2,8 @@
 //!
 //! Layout under the storage directory:
 //! - `blobs/{key}`: whole blobs only.
+//! - `sums/{key}`: the blob's SHA-256 (hex) as computed while it was written,
+//!   which the scrub compares the bytes on disk with.
 //! - `tmp/`: blobs being written. A write lands here, is synced, then renamed
 //!   into `blobs/`, so a crash leaves either the old blob or the new one,
 //!   never half of one. Whatever is in `tmp/` at start-up is debris of a
@@ -11,12 +13,13 @@
 //! counter shared by all writes; a write that would pass `MAX_STORAGE` stops
 //! at once and removes its temporary file.
 
-use std::io;
+use std::collections::HashSet;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
-use cdn_common::wire::{InventoryEntry, StoredBlob};
+use cdn_common::wire::{InventoryEntry, ScrubReport, StoredBlob};
 use futures::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -26,6 +29,7 @@ use crate::key::BlobKey;
 
 pub struct BlobStore {
     blobs: PathBuf,
+    sums: PathBuf,
     tmp: PathBuf,
     max_bytes: u64,
     /// Bytes of stored blobs plus the space reserved by writes under way.
@@ -34,6 +38,8 @@ pub struct BlobStore {
     /// Serialises the step that swaps a blob into place, so replacing and
     /// deleting the same key keep the counters true.
     commit: Mutex<()>,
+    /// Keys whose bytes the last scrub found not to match their SHA-256.
+    corrupt: std::sync::Mutex<HashSet<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -51,19 +57,23 @@ impl BlobStore {
     /// interrupted writes and counts what is stored.
     pub async fn open(root: &Path, max_bytes: u64) -> io::Result<Self> {
         let blobs = root.join("blobs");
+        let sums = root.join("sums");
         let tmp = root.join("tmp");
         tokio::fs::create_dir_all(&blobs).await?;
+        tokio::fs::create_dir_all(&sums).await?;
         if tokio::fs::try_exists(&tmp).await? {
             tokio::fs::remove_dir_all(&tmp).await?;
         }
         tokio::fs::create_dir_all(&tmp).await?;
         let store = BlobStore {
             blobs,
+            sums,
             tmp,
             max_bytes,
             used_bytes: AtomicU64::new(0),
             objects: AtomicU64::new(0),
             commit: Mutex::new(()),
+            corrupt: Default::default(),
         };
         let inventory = store.inventory().await?;
         store.used_bytes.store(
@@ -112,7 +122,8 @@ impl BlobStore {
         if let Some(len) = expected_len {
             reservation.grow(len)?;
         }
-        let tmp_path = self.tmp.join(uuid::Uuid::now_v7().simple().to_string());
+        let tmp_name = uuid::Uuid::now_v7().simple().to_string();
+        let tmp_path = self.tmp.join(&tmp_name);
         let result = self.write_tmp(&tmp_path, &mut reservation, body).await;
         let (size, sha256) = match result {
             Ok(written) => written,
@@ -123,6 +134,12 @@ impl BlobStore {
         };
         // The body may have been shorter than announced: keep only what is used.
         reservation.shrink_to(size);
+        let sum_path = self.tmp.join(format!("{tmp_name}.sum"));
+        if let Err(err) = write_synced(&sum_path, sha256.as_bytes()).await {
+            let _ = tokio::fs::remove_file(&tmp_path).await;
+            let _ = tokio::fs::remove_file(&sum_path).await;
+            return Err(err.into());
+        }
 
         let _commit = self.commit.lock().await;
         let target = self.path(key);
@@ -130,12 +147,19 @@ impl BlobStore {
             .await
             .ok()
             .map(|meta| meta.len());
-        if let Err(err) = tokio::fs::rename(&tmp_path, &target).await {
+        let swapped = async {
+            tokio::fs::rename(&sum_path, self.sums.join(key.as_str())).await?;
+            tokio::fs::rename(&tmp_path, &target).await
+        };
+        if let Err(err) = swapped.await {
             let _ = tokio::fs::remove_file(&tmp_path).await;
+            let _ = tokio::fs::remove_file(&sum_path).await;
             return Err(err.into());
         }
+        sync_dir(&self.sums).await?;
         sync_dir(&self.blobs).await?;
         reservation.keep();
+        self.corrupt_keys().remove(key.as_str());
         match replaced {
             Some(old_size) => {
                 self.used_bytes.fetch_sub(old_size, Ordering::SeqCst);
@@ -187,10 +211,57 @@ impl BlobStore {
             Err(err) => return Err(err),
         };
         tokio::fs::remove_file(&target).await?;
+        let _ = tokio::fs::remove_file(self.sums.join(key.as_str())).await;
         sync_dir(&self.blobs).await?;
         self.used_bytes.fetch_sub(size, Ordering::SeqCst);
         self.objects.fetch_sub(1, Ordering::SeqCst);
+        self.corrupt_keys().remove(key.as_str());
         Ok(true)
+    }
+
+    fn corrupt_keys(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.corrupt
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Reads every blob and compares its SHA-256 with the one recorded when
+    /// it was written. A blob with no record (written before records were
+    /// kept, or in a crash between the two renames) gets one now.
+    pub async fn scrub(&self) -> io::Result<ScrubReport> {
+        let mut checked = 0;
+        for blob in self.inventory().await? {
+            let blob_path = self.blobs.join(&blob.key);
+            let sum_path = self.sums.join(&blob.key);
+            let recorded = tokio::fs::read_to_string(&sum_path).await.ok();
+            let actual = match tokio::task::spawn_blocking(move || hash_file(&blob_path))
+                .await
+                .map_err(io::Error::other)?
+            {
+                Ok(actual) => actual,
+                // Deleted while the scrub ran.
+                Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+                Err(err) => return Err(err),
+            };
+            checked += 1;
+            let Some(recorded) = recorded else {
+                write_synced(&sum_path, actual.as_bytes()).await?;
+                continue;
+            };
+            // A replacement during the read changes the record too: only a
+            // record that stayed the same can prove the bytes wrong.
+            let still_recorded = tokio::fs::read_to_string(&sum_path).await.ok();
+            let corrupt = recorded.trim() != actual && still_recorded.as_deref() == Some(&recorded);
+            if corrupt {
+                tracing::warn!(key = %blob.key, "scrub: bytes no longer match their SHA-256");
+                self.corrupt_keys().insert(blob.key);
+            } else {
+                self.corrupt_keys().remove(&blob.key);
+            }
+        }
+        let mut corrupt: Vec<String> = self.corrupt_keys().iter().cloned().collect();
+        corrupt.sort();
+        Ok(ScrubReport { checked, corrupt })
     }
 
     /// Every whole blob with its size.
@@ -200,8 +271,10 @@ impl BlobStore {
         while let Some(entry) = entries.next_entry().await? {
             let meta = entry.metadata().await?;
             if meta.is_file() {
+                let key = entry.file_name().to_string_lossy().into_owned();
                 blobs.push(InventoryEntry {
-                    key: entry.file_name().to_string_lossy().into_owned(),
+                    corrupt: self.corrupt_keys().contains(&key),
+                    key,
                     size: meta.len(),
                 });
             }
@@ -267,6 +340,25 @@ impl Drop for Reservation<'_> {
     }
 }
 
+fn hash_file(path: &Path) -> io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buffer[..read]);
+    }
+}
+
+async fn write_synced(path: &Path, contents: &[u8]) -> io::Result<()> {
+    let mut file = tokio::fs::File::create(path).await?;
+    file.write_all(contents).await?;
+    file.sync_all().await
+}
+
 /// Makes a rename or removal in `dir` durable.
 async fn sync_dir(dir: &Path) -> io::Result<()> {
     let dir = dir.to_owned();
@@ -326,6 +418,41 @@ mod tests {
             std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
             0
         );
+    }
+
+    #[tokio::test]
+    async fn scrub_finds_flipped_bytes_and_a_rewrite_heals_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), 100).await.unwrap();
+        store
+            .write(&key("a"), None, chunks(&[b"hello"]))
+            .await
+            .unwrap();
+        store
+            .write(&key("b"), None, chunks(&[b"world"]))
+            .await
+            .unwrap();
+        assert_eq!(store.scrub().await.unwrap().corrupt, Vec::<String>::new());
+
+        std::fs::write(dir.path().join("blobs").join("a"), b"jello").unwrap();
+        let report = store.scrub().await.unwrap();
+        assert_eq!((report.checked, report.corrupt), (2, vec!["a".to_string()]));
+        let inventory = store.inventory().await.unwrap();
+        assert!(inventory[0].corrupt && !inventory[1].corrupt);
+
+        store
+            .write(&key("a"), None, chunks(&[b"hello"]))
+            .await
+            .unwrap();
+        assert!(
+            store
+                .inventory()
+                .await
+                .unwrap()
+                .iter()
+                .all(|blob| !blob.corrupt)
+        );
+        assert!(store.scrub().await.unwrap().corrupt.is_empty());
     }
 
     #[tokio::test]

@@ -112,7 +112,7 @@ async fn stores_serves_and_deletes_blobs() {
         .unwrap();
     assert_eq!(
         inventory,
-        serde_json::json!({"blobs": [{"key": "k1", "size": 11}]})
+        serde_json::json!({"blobs": [{"key": "k1", "size": 11, "corrupt": false}]})
     );
 
     assert_eq!(

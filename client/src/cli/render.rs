@@ -229,6 +229,12 @@ pub fn stats_table(stats: &ClusterStats) -> String {
         human_size(totals.storage),
         human_size(totals.max_storage),
     );
+    let repair = &stats.repair;
+    let _ = write!(
+        text,
+        "\nrepair: {} under-replicated, {} copies repaired, {} failed, {} orphans removed",
+        repair.under_replicated, repair.repaired, repair.failed, repair.orphans,
+    );
     text
 }
 
@@ -472,6 +478,7 @@ mod tests {
                 max_storage: 100 * 1024 * 1024,
                 objects: 2,
             },
+            repair: Default::default(),
         };
         let text = stats_table(&stats);
         assert!(
@@ -480,7 +487,12 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.ends_with("2 objects; 10.0 MiB stored of 100.0 MiB (10.0%), copies included"));
+        assert!(
+            text.contains("2 objects; 10.0 MiB stored of 100.0 MiB (10.0%), copies included\n")
+        );
+        assert!(text.ends_with(
+            "repair: 0 under-replicated, 0 copies repaired, 0 failed, 0 orphans removed"
+        ));
     }
 
     #[test]

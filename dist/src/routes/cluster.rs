@@ -36,7 +36,11 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<ClusterStats>, 
         max_storage: reported().map(|stats| stats.max_storage).sum(),
         objects: state.catalog.count().await? as u64,
     };
-    Ok(Json(ClusterStats { nodes, totals }))
+    Ok(Json(ClusterStats {
+        nodes,
+        totals,
+        repair: state.repair.snapshot(),
+    }))
 }
 
 pub async fn healthz() -> &'static str {

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use cdn_common::wire::{Content, ContentList, ContentPatch, Replica, ReplicaStatus};
+use cdn_common::wire::{Content, ContentList, ContentPatch, Replica};
 use serde::Deserialize;
 
 use super::{AppState, base_url, parse_id};
@@ -135,11 +135,7 @@ pub fn describe(record: &ContentRecord, base: &str, cluster: &Cluster) -> Conten
             Replica {
                 node: replica.node_id.clone(),
                 uri: format!("{public}/blobs/{}", record.blob_key),
-                status: match replica.state.as_str() {
-                    "ok" => ReplicaStatus::Ok,
-                    "corrupt" => ReplicaStatus::Corrupt,
-                    _ => ReplicaStatus::Missing,
-                },
+                status: replica.state(),
             }
         })
         .collect();

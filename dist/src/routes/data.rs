@@ -8,10 +8,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::{AppState, parse_id};
-use crate::catalog::ContentRecord;
+use crate::catalog::{ContentRecord, ReplicaState};
 use crate::cluster::Node;
 use crate::delivery::{Portion, Validators, content_disposition, requested_portion};
 use crate::error::ApiError;
+use crate::read::CopyReader;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DataParams {
@@ -89,7 +90,7 @@ pub async fn bytes(
     if method == Method::HEAD {
         return Ok((status, headers).into_response());
     }
-    let body = open_copy(&state, &record, &copies, range, length).await?;
+    let body = open_copy(&state, &record, &copies, range).await?;
     Ok((status, headers, body).into_response())
 }
 
@@ -99,7 +100,7 @@ fn readable_copies<'a>(state: &'a AppState, record: &ContentRecord) -> Vec<&'a N
     let mut nodes: Vec<&Node> = record
         .replicas
         .iter()
-        .filter(|replica| replica.state == "ok")
+        .filter(|replica| replica.is_ok())
         .filter_map(|replica| state.cluster.node(&replica.node_id))
         .collect();
     nodes.sort_by(|a, b| {
@@ -110,40 +111,42 @@ fn readable_copies<'a>(state: &'a AppState, record: &ContentRecord) -> Vec<&'a N
     nodes
 }
 
-/// Starts reading from the first copy that answers; a copy that fails
-/// before any byte is sent is passed over for the next.
+/// Opens the copies for reading; 503 when none answers.
 async fn open_copy(
     state: &AppState,
     record: &ContentRecord,
     copies: &[&Node],
     range: Option<(u64, u64)>,
-    length: u64,
 ) -> Result<Body, ApiError> {
-    for node in copies {
-        match state
-            .nodes
-            .get_blob(&node.url, &record.blob_key, range)
-            .await
-        {
-            Ok(response) if response.content_length() == Some(length) => {
-                return Ok(Body::from_stream(response.bytes_stream()));
+    let catalog = state.catalog.clone();
+    let content_id = record.id;
+    let on_corrupt = Box::new(move |node: String| {
+        tokio::spawn(async move {
+            if let Err(err) = catalog
+                .mark_replica(content_id, &node, ReplicaState::Corrupt)
+                .await
+            {
+                tracing::warn!(error = %err, "cannot record a corrupt copy");
             }
-            Ok(response) => tracing::warn!(
-                node = %node.id,
-                id = %record.id,
-                expected = length,
-                got = ?response.content_length(),
-                "node sent a copy of the wrong length"
-            ),
-            Err(err) => {
-                tracing::warn!(node = %node.id, id = %record.id, error = %err, "copy unreadable")
-            }
-        }
-    }
-    Err(ApiError::Unavailable(format!(
-        "no copy of content {} could be read right now",
-        record.id
-    )))
+        });
+    });
+    let reader = CopyReader::open(
+        state.nodes.clone(),
+        record.blob_key.clone(),
+        copies,
+        range,
+        record.size as u64,
+        record.sha256.clone(),
+        on_corrupt,
+    )
+    .await
+    .ok_or_else(|| {
+        ApiError::Unavailable(format!(
+            "no copy of content {} could be read right now",
+            record.id
+        ))
+    })?;
+    Ok(Body::from_stream(reader.into_stream()))
 }
 
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {

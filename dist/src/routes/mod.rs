@@ -18,6 +18,7 @@ use crate::catalog::Catalog;
 use crate::cluster::Cluster;
 use crate::error::ApiError;
 use crate::node_client::NodeClient;
+use crate::repair::RepairCounters;
 
 /// What every request handler shares.
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub struct AppState {
     pub nodes: NodeClient,
     /// Copies written of each object.
     pub replication: usize,
+    /// What the repair task has found and done, for `/stats`.
+    pub repair: Arc<RepairCounters>,
     /// Base of absolute URLs, when configured rather than taken from `Host`.
     pub public_url: Option<Arc<str>>,
 }

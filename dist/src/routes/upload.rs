@@ -15,10 +15,10 @@ use uuid::Uuid;
 
 use super::content::{check_content_type, check_filename, describe, remove_now};
 use super::{AppState, base_url, parse_id};
-use crate::catalog::NewBytes;
+use crate::catalog::{NewBytes, StrayBlob};
 use crate::error::ApiError;
 use crate::node_client::NodeCallError;
-use crate::upload::{UploadError, write_copies};
+use crate::transfer::{TransferError, copy_blob, write_copies};
 
 #[derive(Debug, Deserialize)]
 pub struct UploadParams {
@@ -199,46 +199,92 @@ where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
 {
-    let nodes = state.cluster.place(len, state.replication)?;
-    let node_ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
+    let chosen = state.cluster.place(len, state.replication, &[])?;
+    let chosen_ids: Vec<String> = chosen.iter().map(|node| node.id.to_string()).collect();
     let key = Uuid::now_v7().to_string();
-    state.catalog.expect_blobs(&node_ids, &key).await?;
-    let pending = NewBytes {
-        blob_key: key,
-        size: 0,
-        sha256: String::new(),
-        nodes: node_ids,
-    };
-    match write_copies(&state.nodes, &nodes, &pending.blob_key, len, body).await {
-        Ok(written) => {
-            for node in &nodes {
-                state.cluster.note_stored(&node.id, written.size);
-            }
-            Ok(NewBytes {
-                size: written.size,
-                sha256: written.sha256,
-                ..pending
-            })
-        }
+    state.catalog.expect_blobs(&chosen_ids, &key).await?;
+    let fanout = match write_copies(&state.nodes, &chosen, &key, len, body).await {
+        Ok(fanout) => fanout,
         Err(err) => {
-            abandon(state, &pending).await;
-            Err(upload_error(err))
+            abandon_copies(state, &key, &chosen_ids).await;
+            return Err(transfer_error(err));
+        }
+    };
+    let written = fanout.written;
+    let mut holders = fanout.stored;
+    let failed: Vec<String> = chosen_ids
+        .iter()
+        .filter(|id| holders.iter().all(|node| node.id.as_str() != id.as_str()))
+        .cloned()
+        .collect();
+    if !failed.is_empty() {
+        for err in &fanout.failed {
+            tracing::warn!(key, error = %err, "a copy failed; placing it elsewhere");
+        }
+        abandon_copies(state, &key, &failed).await;
+    }
+
+    // Make up for nodes that failed mid-write by copying from one that did
+    // not, so the upload still ends with every copy it promised.
+    let mut tried = chosen_ids.clone();
+    while holders.len() < state.replication {
+        let excluded: Vec<&str> = tried.iter().map(String::as_str).collect();
+        let Ok(spare) = state.cluster.place(Some(written.size), 1, &excluded) else {
+            break;
+        };
+        let target = spare[0];
+        tried.push(target.id.to_string());
+        let target_id = [target.id.to_string()];
+        state.catalog.expect_blobs(&target_id, &key).await?;
+        let copied = copy_blob(
+            &state.nodes,
+            holders[0],
+            target,
+            &key,
+            written.size,
+            &written.sha256,
+        )
+        .await;
+        match copied {
+            Ok(()) => holders.push(target),
+            Err(err) => {
+                tracing::warn!(key, error = %err, "could not copy to a spare node");
+                abandon_copies(state, &key, &target_id).await;
+            }
         }
     }
+    let holder_ids: Vec<String> = holders.iter().map(|node| node.id.to_string()).collect();
+    if holders.len() < state.replication {
+        abandon_copies(state, &key, &holder_ids).await;
+        return Err(ApiError::Unavailable(format!(
+            "only {} of {} copies could be written",
+            holders.len(),
+            state.replication
+        )));
+    }
+    for node in &holders {
+        state.cluster.note_stored(&node.id, written.size);
+    }
+    Ok(NewBytes {
+        blob_key: key,
+        size: written.size,
+        sha256: written.sha256,
+        nodes: holder_ids,
+    })
 }
 
-fn upload_error(err: UploadError) -> ApiError {
+fn transfer_error(err: TransferError) -> ApiError {
     match err {
-        UploadError::Body(_) => ApiError::BadRequest(err.to_string()),
-        UploadError::Node {
+        TransferError::Body(_) => ApiError::BadRequest(err.to_string()),
+        TransferError::Node {
             error: NodeCallError::Full(_),
             ..
         } => ApiError::InsufficientStorage(err.to_string()),
-        UploadError::Node {
+        TransferError::Node {
             error: NodeCallError::Unreachable(_),
             ..
         } => ApiError::Unavailable(err.to_string()),
-        UploadError::Node { .. } | UploadError::Mismatch { .. } => {
+        TransferError::Node { .. } | TransferError::Mismatch { .. } => {
             ApiError::BadGateway(err.to_string())
         }
     }
@@ -246,15 +292,20 @@ fn upload_error(err: UploadError) -> ApiError {
 
 /// Removes the copies of bytes that will not be committed.
 async fn abandon(state: &AppState, bytes: &NewBytes) {
-    if let Err(err) = state.catalog.abandon_blobs(&bytes.blob_key).await {
-        tracing::warn!(error = %err, key = %bytes.blob_key, "cannot mark copies for removal; the next start-up will");
+    abandon_copies(state, &bytes.blob_key, &bytes.nodes).await;
+}
+
+/// Makes the copies of `key` on `nodes` stray, due now, and removes what
+/// can be removed at once.
+async fn abandon_copies(state: &AppState, key: &str, nodes: &[String]) {
+    if let Err(err) = state.catalog.abandon_blobs(key, nodes).await {
+        tracing::warn!(error = %err, key, "cannot mark copies for removal; the next start-up will");
     }
-    let strays = bytes
-        .nodes
+    let strays = nodes
         .iter()
-        .map(|node| crate::catalog::StrayBlob {
+        .map(|node| StrayBlob {
             node_id: node.clone(),
-            blob_key: bytes.blob_key.clone(),
+            blob_key: key.to_owned(),
         })
         .collect();
     remove_now(state, strays).await;

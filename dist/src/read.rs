@@ -1,0 +1,194 @@
+//! Reading an object's bytes from its copies for a client.
+//!
+//! The copies are tried in order; a node that fails before its first byte
+//! is passed over, and one that fails mid-stream is replaced by the next
+//! copy from the byte where it stopped, so a reader sees one unbroken body
+//! while any copy is left. A whole read is checked against the SHA-256: the
+//! last chunk is held back until the hash matches, so a client never gets
+//! all of a corrupt copy's bytes as if they were good.
+
+use std::collections::VecDeque;
+use std::io;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt};
+use sha2::{Digest, Sha256};
+
+use crate::cluster::Node;
+use crate::node_client::NodeClient;
+
+/// How long a node may take to start answering, or between two chunks.
+const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Reports a copy whose bytes did not match the SHA-256, so it can be
+/// repaired.
+pub type CorruptCopy = Box<dyn FnOnce(String) + Send>;
+
+pub struct CopyReader {
+    client: NodeClient,
+    key: String,
+    /// Copies not yet tried: node id and URL.
+    copies: VecDeque<(String, reqwest::Url)>,
+    /// Where the requested bytes start, and how many there are.
+    first: u64,
+    length: u64,
+    /// Bytes taken from nodes so far.
+    received: u64,
+    /// The nodes read from, in order.
+    sources: Vec<String>,
+    /// The hash so far and the one expected, for whole reads.
+    check: Option<(Sha256, String)>,
+    on_corrupt: Option<CorruptCopy>,
+    body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
+    /// The chunk held back until the next one (or the hash) vouches for it.
+    held: Option<Bytes>,
+}
+
+impl CopyReader {
+    /// Opens the first copy that answers. `range` is inclusive; `None` reads
+    /// the whole `size` bytes and checks them against `sha256`.
+    pub async fn open(
+        client: NodeClient,
+        key: String,
+        copies: &[&Node],
+        range: Option<(u64, u64)>,
+        size: u64,
+        sha256: String,
+        on_corrupt: CorruptCopy,
+    ) -> Option<Self> {
+        let (first, length) = match range {
+            Some((first, last)) => (first, last - first + 1),
+            None => (0, size),
+        };
+        let mut reader = CopyReader {
+            client,
+            key,
+            copies: copies
+                .iter()
+                .map(|node| (node.id.to_string(), node.url.clone()))
+                .collect(),
+            first,
+            length,
+            received: 0,
+            sources: Vec::new(),
+            check: range.is_none().then(|| (Sha256::new(), sha256)),
+            on_corrupt: Some(on_corrupt),
+            body: None,
+            held: None,
+        };
+        if length > 0 && !reader.open_next().await {
+            return None;
+        }
+        Some(reader)
+    }
+
+    /// Opens the next copy from where the last one stopped.
+    async fn open_next(&mut self) -> bool {
+        let from = self.first + self.received;
+        let last = self.first + self.length - 1;
+        while let Some((node, url)) = self.copies.pop_front() {
+            let request = self.client.get_blob(&url, &self.key, Some((from, last)));
+            match tokio::time::timeout(STALL_TIMEOUT, request).await {
+                Ok(Ok(response)) if response.content_length() == Some(last - from + 1) => {
+                    self.body = Some(response.bytes_stream().boxed());
+                    self.sources.push(node);
+                    return true;
+                }
+                Ok(Ok(response)) => tracing::warn!(
+                    node,
+                    key = %self.key,
+                    expected = last - from + 1,
+                    got = ?response.content_length(),
+                    "copy has the wrong length"
+                ),
+                Ok(Err(err)) => {
+                    tracing::warn!(node, key = %self.key, error = %err, "copy unreadable")
+                }
+                Err(_) => tracing::warn!(node, key = %self.key, "copy did not answer in time"),
+            }
+        }
+        false
+    }
+
+    /// The next chunk for the client, `None` at the end.
+    async fn next_chunk(&mut self) -> Option<io::Result<Bytes>> {
+        loop {
+            if self.received == self.length {
+                return self.finish();
+            }
+            if self.body.is_none() && !self.open_next().await {
+                return Some(Err(io::Error::other("no copy left to read from")));
+            }
+            let body = self.body.as_mut()?;
+            match tokio::time::timeout(STALL_TIMEOUT, body.next()).await {
+                Ok(Some(Ok(chunk))) => {
+                    let room = (self.length - self.received) as usize;
+                    let chunk = if chunk.len() > room {
+                        chunk.slice(..room)
+                    } else {
+                        chunk
+                    };
+                    self.received += chunk.len() as u64;
+                    if let Some((hasher, _)) = &mut self.check {
+                        hasher.update(&chunk);
+                    }
+                    if let Some(ready) = self.held.replace(chunk)
+                        && !ready.is_empty()
+                    {
+                        return Some(Ok(ready));
+                    }
+                }
+                outcome => {
+                    let why = match outcome {
+                        Ok(Some(Err(err))) => err.to_string(),
+                        Ok(None) => "ended early".to_owned(),
+                        _ => "stalled".to_owned(),
+                    };
+                    tracing::warn!(
+                        key = %self.key,
+                        node = self.sources.last().map(String::as_str),
+                        at = self.received,
+                        why,
+                        "copy broke off mid-read; going on from the next copy"
+                    );
+                    self.body = None;
+                }
+            }
+        }
+    }
+
+    /// Releases the held-back chunk once the whole read checks out.
+    fn finish(&mut self) -> Option<io::Result<Bytes>> {
+        if let Some((hasher, expected)) = self.check.take() {
+            let actual = hex::encode(hasher.finalize());
+            if actual != expected {
+                tracing::warn!(key = %self.key, sources = ?self.sources, "bytes read do not match the SHA-256");
+                // With one source the culprit is known.
+                if let ([node], Some(report)) = (self.sources.as_slice(), self.on_corrupt.take()) {
+                    report(node.clone());
+                }
+                self.held = None;
+                return Some(Err(io::Error::other(
+                    "the copy's bytes do not match the checksum",
+                )));
+            }
+        }
+        self.held.take().map(Ok)
+    }
+
+    pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+        futures::stream::unfold(self, |mut reader| async move {
+            let chunk = reader.next_chunk().await?;
+            let failed = chunk.is_err();
+            // After an error the stream ends: the client sees a short body.
+            if failed {
+                reader.length = reader.received;
+                reader.check = None;
+                reader.held = None;
+            }
+            Some((chunk, reader))
+        })
+    }
+}
