@@ -317,13 +317,15 @@ impl Catalog {
 
     /// Brings the catalogue in line with what a node reported at `asked_at`:
     /// copies it lacks become `missing`, copies its scrub found bad become
-    /// `corrupt`, and blobs nothing knows of become stray.
+    /// `corrupt`, and blobs nothing knows of become stray, due for removal
+    /// after `orphan_grace`.
     pub async fn reconcile_inventory(
         &self,
         node: &str,
         asked_at: DateTime<Utc>,
         present: &[String],
         corrupt: &[String],
+        orphan_grace: std::time::Duration,
     ) -> Result<Reconciled, sqlx::Error> {
         // Copies recorded after the node was asked may be missing from its
         // answer without being missing from its disk.
@@ -354,7 +356,8 @@ impl Catalog {
         // a blob that is neither a replica nor stray is left from a crash.
         let orphans = sqlx::query(
             "INSERT INTO stray_blob (node_id, blob_key, due_at)
-             SELECT $1, key FROM unnest($2::text[]) AS key
+             SELECT $1, key, now() + make_interval(secs => $3)
+             FROM unnest($2::text[]) AS key
              WHERE NOT EXISTS (
                      SELECT 1 FROM content c JOIN replica r ON r.content_id = c.id
                      WHERE c.blob_key = key AND r.node_id = $1)
@@ -364,6 +367,7 @@ impl Catalog {
         )
         .bind(node)
         .bind(present)
+        .bind(orphan_grace.as_secs_f64())
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -21,6 +21,9 @@ pub struct Config {
     /// How long a node may stay down before its copies are made again
     /// elsewhere.
     pub repair_grace: Duration,
+    /// How long a blob that no metadata points at stays on its node before
+    /// it is removed: a safety margin against a wrong `DATABASE_URL`.
+    pub orphan_grace: Duration,
     /// How often the repair task compares nodes' inventories with the
     /// catalogue and restores missing copies.
     pub repair_interval: Duration,
@@ -96,6 +99,7 @@ impl Config {
             down_after: env::parse_with("DOWN_AFTER", poll_interval * 3, parse_interval)?,
             replication,
             repair_grace: env::parse_with("REPAIR_GRACE", Duration::from_secs(60), parse_interval)?,
+            orphan_grace: env::parse_with("ORPHAN_GRACE", Duration::from_secs(3600), parse_grace)?,
             repair_interval: env::parse_with(
                 "REPAIR_INTERVAL",
                 Duration::from_secs(10),
@@ -112,6 +116,11 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         return Err("must be at least 10ms".into());
     }
     Ok(interval)
+}
+
+/// Any duration, zero included.
+fn parse_grace(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text).map_err(|err| err.to_string())
 }
 
 /// Reads `node1=http://node1:8080,node2=http://node2:8080`.

@@ -88,6 +88,7 @@ pub async fn run(
         client: nodes.clone(),
         replication: config.replication,
         grace: config.repair_grace,
+        orphan_grace: config.orphan_grace,
         counters: Arc::default(),
     };
     let stop = CancellationToken::new();

@@ -30,6 +30,10 @@ use crate::transfer::{TransferError, copy_blob};
 /// Objects handled per round.
 const BATCH: i64 = 200;
 
+/// Copies made at once: enough to hide each copy's round trips and syncs,
+/// few enough to leave the nodes' bandwidth to user traffic.
+const COPIES_AT_ONCE: usize = 4;
+
 /// Everything one repair round needs.
 #[derive(Clone)]
 pub struct Repairer {
@@ -38,6 +42,8 @@ pub struct Repairer {
     pub client: NodeClient,
     pub replication: usize,
     pub grace: Duration,
+    /// How long a blob nothing points at is kept before it is removed.
+    pub orphan_grace: Duration,
     pub counters: Arc<RepairCounters>,
 }
 
@@ -53,6 +59,11 @@ pub struct RepairCounters {
 }
 
 impl RepairCounters {
+    /// A reader found a copy's bytes wrong.
+    pub fn count_lost_copy(&self) {
+        self.lost_copies.fetch_add(1, Ordering::Relaxed);
+    }
+
     pub fn snapshot(&self) -> RepairStats {
         let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
         RepairStats {
@@ -111,12 +122,18 @@ impl Repairer {
             .map(|node| node.id.to_string())
             .collect();
         let copies = self.replication as i64;
-        for record in self
+        let under = self
             .catalog
             .misreplicated(&available, copies, true, BATCH)
-            .await?
-        {
-            self.restore(&record, &available).await?;
+            .await?;
+        for batch in under.chunks(COPIES_AT_ONCE) {
+            let mut restores = Vec::with_capacity(batch.len());
+            for record in batch {
+                restores.push(self.restore(record, &available));
+            }
+            for restored in futures::future::join_all(restores).await {
+                restored?;
+            }
         }
         self.counters.under_replicated.store(
             self.catalog
@@ -157,7 +174,13 @@ impl Repairer {
             .collect();
         let found = self
             .catalog
-            .reconcile_inventory(node.id.as_str(), asked_at, &present, &corrupt)
+            .reconcile_inventory(
+                node.id.as_str(),
+                asked_at,
+                &present,
+                &corrupt,
+                self.orphan_grace,
+            )
             .await?;
         if found.missing + found.corrupt + found.orphans > 0 {
             tracing::warn!(

@@ -119,8 +119,10 @@ async fn open_copy(
     range: Option<(u64, u64)>,
 ) -> Result<Body, ApiError> {
     let catalog = state.catalog.clone();
+    let counters = state.repair.clone();
     let content_id = record.id;
     let on_corrupt = Box::new(move |node: String| {
+        counters.count_lost_copy();
         tokio::spawn(async move {
             if let Err(err) = catalog
                 .mark_replica(content_id, &node, ReplicaState::Corrupt)

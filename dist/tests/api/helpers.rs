@@ -19,6 +19,9 @@ pub struct Process {
     child: Child,
     pub url: String,
     log: PathBuf,
+    /// How it was started, to start it again.
+    binary: PathBuf,
+    env: Vec<(&'static str, String)>,
 }
 
 impl Process {
@@ -43,6 +46,15 @@ impl Process {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// Starts the process again, as before, once the old one is gone.
+    pub async fn restart(&mut self) {
+        self.kill();
+        let dir = self.log.parent().unwrap().to_owned();
+        let name = self.log.file_stem().unwrap().to_string_lossy().into_owned();
+        let fresh = spawn(&self.binary, &name, &self.env, &dir, self.url.clone()).await;
+        *self = fresh;
+    }
 }
 
 impl Drop for Process {
@@ -56,6 +68,10 @@ pub struct StackConfig {
     /// Bytes of blobs already on each node's disk when it starts.
     pub prefill: [usize; 3],
     pub replication: usize,
+    /// More settings for the distributor (`REPAIR_GRACE`, …).
+    pub dist_env: Vec<(&'static str, String)>,
+    /// A database of the test's own instead of a fresh one on `DATABASE_URL`.
+    pub database_url: Option<String>,
 }
 
 impl Default for StackConfig {
@@ -64,6 +80,8 @@ impl Default for StackConfig {
             max_storage: ["2GiB"; 3],
             prefill: [0; 3],
             replication: 1,
+            dist_env: Vec::new(),
+            database_url: None,
         }
     }
 }
@@ -92,12 +110,13 @@ impl Stack {
             }
             let port = free_port();
             let url = format!("http://127.0.0.1:{port}");
-            let env = [
+            let env = vec![
                 ("NODE_ID", id.to_string()),
                 ("LISTEN_ADDR", format!("127.0.0.1:{port}")),
                 ("STORAGE_DIR", dir.path().join(id).display().to_string()),
                 ("MAX_STORAGE", config.max_storage[index].to_string()),
                 ("PUBLIC_URL", url.clone()),
+                ("SCRUB_INTERVAL", "off".to_string()),
             ];
             nodes.push(spawn(&node_binary(), id, &env, dir.path(), url).await);
         }
@@ -109,13 +128,19 @@ impl Stack {
             .map(|(id, node)| format!("{id}={}", node.url))
             .collect::<Vec<_>>()
             .join(",");
-        let env = [
-            ("DATABASE_URL", fresh_database().await),
+        let database_url = match config.database_url {
+            Some(url) => url,
+            None => fresh_database().await,
+        };
+        let mut env = vec![
+            ("DATABASE_URL", database_url),
             ("LISTEN_ADDR", format!("127.0.0.1:{port}")),
             ("NODES", node_list),
             ("POLL_INTERVAL", "200ms".to_string()),
             ("REPLICATION", config.replication.to_string()),
+            ("REPAIR_INTERVAL", "300ms".to_string()),
         ];
+        env.extend(config.dist_env);
         let dist = spawn(
             Path::new(env!("CARGO_BIN_EXE_cdn-dist")),
             "dist",
@@ -135,6 +160,10 @@ impl Stack {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.dist.url)
+    }
+
+    pub fn node_dir(&self, index: usize) -> PathBuf {
+        self.dir.path().join(NODE_IDS[index])
     }
 
     /// Keys of the whole blobs on node `index`'s disk.
@@ -203,7 +232,7 @@ pub fn free_port() -> u16 {
 async fn spawn(
     binary: &Path,
     name: &str,
-    env: &[(&str, String)],
+    env: &[(&'static str, String)],
     dir: &Path,
     url: String,
 ) -> Process {
@@ -216,7 +245,13 @@ async fn spawn(
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
-    let mut process = Process { child, url, log };
+    let mut process = Process {
+        child,
+        url,
+        log,
+        binary: binary.to_owned(),
+        env: env.to_vec(),
+    };
     let deadline = Instant::now() + Duration::from_secs(20);
     let http = reqwest::Client::new();
     loop {
@@ -254,4 +289,113 @@ pub async fn fresh_database() -> String {
     let mut url = reqwest::Url::parse(&server).unwrap();
     url.set_path(&name);
     url.to_string()
+}
+
+/// A PostgreSQL server of one test's own, for tests that stop and start it.
+pub struct TestPostgres {
+    bin: PathBuf,
+    data: PathBuf,
+    pub url: String,
+    port: u16,
+    _dir: TempDir,
+}
+
+impl TestPostgres {
+    pub fn start() -> TestPostgres {
+        let bin = postgres_bin();
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let port = free_port();
+        // PostgreSQL refuses to run as root: hand the directory to its user.
+        if is_root() {
+            run(Command::new("chown").arg("postgres").arg(dir.path()));
+        }
+        run(as_postgres(&bin.join("initdb"))
+            .args(["-U", "postgres", "-A", "trust", "-D"])
+            .arg(&data));
+        let server = TestPostgres {
+            bin,
+            data,
+            url: format!("postgres://postgres@127.0.0.1:{port}/postgres"),
+            port,
+            _dir: dir,
+        };
+        server.start_again();
+        server
+    }
+
+    pub fn start_again(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1",
+            self.port,
+            self.data.display()
+        );
+        run(as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-l"])
+            .arg(self.data.join("log"))
+            .args(["-w", "-o", &options, "start"]));
+    }
+
+    /// Stops it at once, as a crash or a restart of the host would.
+    pub fn stop(&self) {
+        run(as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "-w", "stop"]));
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        let _ = as_postgres(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-m", "immediate", "stop"])
+            .output();
+    }
+}
+
+fn postgres_bin() -> PathBuf {
+    let on_path = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .find(|dir| dir.join("initdb").exists());
+    let packaged = || {
+        let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+            .into_iter()
+            .flatten()
+            .map(|entry| entry.unwrap().path().join("bin"))
+            .filter(|bin| bin.join("initdb").exists())
+            .collect();
+        versions.sort();
+        versions.pop()
+    };
+    on_path
+        .or_else(packaged)
+        .expect("PostgreSQL server binaries (initdb, pg_ctl) not found")
+}
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|meta| std::os::unix::fs::MetadataExt::uid(&meta) == 0)
+        .unwrap_or(false)
+}
+
+fn as_postgres(program: &Path) -> Command {
+    if is_root() {
+        let mut command = Command::new("runuser");
+        command.args(["-u", "postgres", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+fn run(command: &mut Command) {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{command:?} failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

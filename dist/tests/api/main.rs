@@ -3,10 +3,12 @@
 
 mod helpers;
 
+mod cli;
 mod content;
 mod delivery;
 mod demo;
 mod errors;
+mod faults;
 mod placement;
 mod startup;
 mod streaming;

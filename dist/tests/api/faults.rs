@@ -1,0 +1,424 @@
+//! What happens when things die: nodes, the distributor, PostgreSQL, and
+//! bytes on disk. Every test keeps two copies of each object.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use cdn_client::Client;
+use cdn_common::wire::{Content, NodeStatus, ReplicaStatus};
+use futures::StreamExt;
+use reqwest::StatusCode;
+use sha2::{Digest, Sha256};
+
+use crate::helpers::{NODE_IDS, Stack, StackConfig, TestPostgres};
+
+fn replicated(dist_env: &[(&'static str, &str)]) -> StackConfig {
+    StackConfig {
+        replication: 2,
+        dist_env: dist_env
+            .iter()
+            .map(|(key, value)| (*key, value.to_string()))
+            .collect(),
+        ..StackConfig::default()
+    }
+}
+
+fn body(
+    bytes: Vec<u8>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
+    futures::stream::iter(vec![Ok(Bytes::from(bytes))])
+}
+
+async fn upload(stack: &Stack, bytes: Vec<u8>) -> Content {
+    let len = bytes.len() as u64;
+    stack
+        .client
+        .upload_stream(body(bytes), Some(len), "object.bin", None)
+        .await
+        .unwrap()
+}
+
+/// Reads the whole object and checks it against its SHA-256.
+async fn read_verified(client: &Client, content: &Content) -> Result<(), String> {
+    let mut stream = client
+        .download_stream(content.id)
+        .await
+        .map_err(|err| err.to_string())?;
+    let mut hasher = Sha256::new();
+    while let Some(chunk) = stream.next().await {
+        hasher.update(chunk.map_err(|err| err.to_string())?);
+    }
+    let actual = hex::encode(hasher.finalize());
+    if actual == content.sha256 {
+        Ok(())
+    } else {
+        Err(format!("got bytes hashing to {actual}"))
+    }
+}
+
+fn sha256_file(path: &std::path::Path) -> String {
+    hex::encode(Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// Waits until every object has `copies` good copies on nodes that are up,
+/// each on disk with the right bytes. Returns how long that took.
+async fn wait_fully_replicated(stack: &Stack, copies: usize, limit: Duration) -> Duration {
+    let started = Instant::now();
+    loop {
+        let nodes = stack.client.nodes().await.unwrap().nodes;
+        let up = |id: &str| {
+            nodes
+                .iter()
+                .any(|node| node.id == id && node.status == NodeStatus::Up)
+        };
+        let items = stack.client.list_all().await.unwrap();
+        let healthy = items.iter().all(|content| {
+            let good: Vec<_> = content
+                .replicas
+                .iter()
+                .filter(|replica| replica.status == ReplicaStatus::Ok && up(&replica.node))
+                .collect();
+            good.len() == copies
+                && good.iter().all(|replica| {
+                    let index = NODE_IDS.iter().position(|id| *id == replica.node).unwrap();
+                    let key = replica.uri.rsplit('/').next().unwrap();
+                    let path = stack.node_dir(index).join("blobs").join(key);
+                    path.exists() && sha256_file(&path) == content.sha256
+                })
+        });
+        if healthy {
+            return started.elapsed();
+        }
+        if started.elapsed() > limit {
+            let log = stack.dist.log();
+            let tail: Vec<&str> = log
+                .lines()
+                .skip(log.lines().count().saturating_sub(40))
+                .collect();
+            panic!(
+                "not repaired within {limit:?}; {items:#?}\ndistributor's log ends:\n{}",
+                tail.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn reads_never_fail_when_a_node_dies_under_load() {
+    let mut stack = Stack::start_with(replicated(&[])).await;
+    let mut objects = Vec::new();
+    for n in 0..300u32 {
+        let mut bytes = vec![(n % 256) as u8; 4096];
+        bytes[..4].copy_from_slice(&n.to_le_bytes());
+        objects.push(upload(&stack, bytes).await);
+    }
+    assert!(objects.iter().all(|content| content.replicas.len() == 2));
+
+    let objects = Arc::new(objects);
+    let reads = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let stop_at = started + Duration::from_secs(30);
+    let mut readers = Vec::new();
+    for reader in 0..8usize {
+        let (client, objects) = (stack.client.clone(), objects.clone());
+        let (reads, failures) = (reads.clone(), failures.clone());
+        readers.push(tokio::spawn(async move {
+            let mut next = reader;
+            while Instant::now() < stop_at {
+                let content = &objects[next % objects.len()];
+                next += 8;
+                match read_verified(&client, content).await {
+                    Ok(()) => reads.fetch_add(1, Ordering::Relaxed),
+                    Err(err) => {
+                        failures.lock().unwrap().push(err);
+                        0
+                    }
+                };
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let before = reads.load(Ordering::Relaxed);
+    let killed_at = Instant::now();
+    stack.nodes[1].kill();
+    for reader in readers {
+        reader.await.unwrap();
+    }
+    let after = reads.load(Ordering::Relaxed) - before;
+    let failures = failures.lock().unwrap();
+    eprintln!(
+        "reads/s with 3 nodes up: {:.0}; after SIGKILL of node2: {:.0}; failed reads: {}",
+        before as f64 / killed_at.duration_since(started).as_secs_f64(),
+        after as f64 / killed_at.elapsed().as_secs_f64(),
+        failures.len()
+    );
+    assert!(
+        failures.is_empty(),
+        "{} reads failed, e.g. {:?}",
+        failures.len(),
+        failures.first()
+    );
+    assert!(after > 0);
+}
+
+#[tokio::test]
+async fn a_node_back_with_an_empty_volume_is_refilled() {
+    let mut stack = Stack::start_with(replicated(&[])).await;
+    for n in 0..200u32 {
+        upload(&stack, n.to_le_bytes().repeat(512)).await;
+    }
+    let held_by_node1 = stack.blobs_on_disk(0).len();
+    assert!(held_by_node1 > 0);
+
+    stack.nodes[0].kill();
+    std::fs::remove_dir_all(stack.node_dir(0)).unwrap();
+    stack.nodes[0].restart().await;
+    let took = wait_fully_replicated(&stack, 2, Duration::from_secs(60)).await;
+    let stats = stack.client.stats().await.unwrap();
+    eprintln!(
+        "{held_by_node1} lost copies restored in {:.1} s ({:.0} objects/s); repair stats {:?}",
+        took.as_secs_f64(),
+        held_by_node1 as f64 / took.as_secs_f64(),
+        stats.repair
+    );
+    assert!(stats.repair.repaired >= held_by_node1 as u64);
+    assert!(stats.repair.lost_copies >= held_by_node1 as u64);
+    assert_eq!(stats.repair.under_replicated, 0);
+}
+
+#[tokio::test]
+async fn a_node_down_past_the_grace_period_is_repaired_around() {
+    let mut stack = Stack::start_with(replicated(&[("REPAIR_GRACE", "1s")])).await;
+    for n in 0..50u32 {
+        upload(&stack, n.to_le_bytes().repeat(256)).await;
+    }
+    stack.nodes[2].kill();
+    stack.wait_for_node("node3", NodeStatus::Down).await;
+    wait_fully_replicated(&stack, 2, Duration::from_secs(30)).await;
+
+    // Back again, it holds copies nobody needs now: they are trimmed.
+    stack.nodes[2].restart().await;
+    stack.wait_for_node("node3", NodeStatus::Up).await;
+    let started = Instant::now();
+    loop {
+        let on_disk: usize = (0..3).map(|node| stack.blobs_on_disk(node).len()).sum();
+        if on_disk == 100 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{on_disk} copies on disk, 100 wanted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_fully_replicated(&stack, 2, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn a_flipped_byte_is_never_served_and_is_repaired() {
+    let stack = Stack::start_with(replicated(&[])).await;
+    let content = upload(&stack, b"precious bytes, kept twice".repeat(1000)).await;
+    let victim = NODE_IDS
+        .iter()
+        .position(|id| *id == content.replicas[0].node)
+        .unwrap();
+    let key = content.replicas[0]
+        .uri
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let path = stack.node_dir(victim).join("blobs").join(&key);
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[1234] ^= 0x01;
+    std::fs::write(&path, bytes).unwrap();
+
+    let report: serde_json::Value = stack
+        .http
+        .post(format!("{}/scrub", stack.nodes[victim].url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["corrupt"], serde_json::json!([key]));
+    // Whichever copy a read picks, it gets the right bytes or an error.
+    for _ in 0..10 {
+        if let Err(err) = read_verified(&stack.client, &content).await {
+            assert!(!err.starts_with("got bytes"), "{err}");
+        }
+    }
+
+    wait_fully_replicated(&stack, 2, Duration::from_secs(30)).await;
+    for _ in 0..10 {
+        read_verified(&stack.client, &content).await.unwrap();
+    }
+    assert!(stack.client.stats().await.unwrap().repair.lost_copies >= 1);
+}
+
+#[tokio::test]
+async fn a_distributor_killed_mid_upload_leaves_nothing_behind() {
+    let mut stack = Stack::start_with(replicated(&[("ORPHAN_GRACE", "0s")])).await;
+    let kept = upload(&stack, b"acknowledged before the crash".to_vec()).await;
+
+    // An upload that trickles in, cut short by SIGKILL of the distributor.
+    let slow = futures::stream::iter(0..1000).then(|_| async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Ok::<_, std::io::Error>(Bytes::from(vec![7u8; 64 * 1024]))
+    });
+    let client = stack.client.clone();
+    let upload_task =
+        tokio::spawn(async move { client.upload_stream(slow, None, "cut.bin", None).await });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stack.dist.kill();
+    assert!(upload_task.await.unwrap().is_err());
+
+    // A blob that no metadata will ever point at.
+    let orphan = format!("{}/blobs/orphan-from-a-crash", stack.nodes[1].url);
+    assert!(
+        stack
+            .http
+            .put(&orphan)
+            .body("debris")
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .is_success()
+    );
+
+    stack.dist.restart().await;
+    let items = stack.client.list_all().await.unwrap();
+    assert_eq!(items.iter().map(|c| c.id).collect::<Vec<_>>(), [kept.id]);
+    read_verified(&stack.client, &kept).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let on_disk: Vec<Vec<String>> = (0..3).map(|node| stack.blobs_on_disk(node)).collect();
+        let temp: usize = (0..3)
+            .map(|node| stack.temp_files_on_disk(node).len())
+            .sum();
+        if on_disk.iter().map(Vec::len).sum::<usize>() == 2 && temp == 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "left behind: {on_disk:?}, {temp} temp files"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(stack.client.stats().await.unwrap().repair.orphans >= 1);
+}
+
+#[tokio::test]
+async fn requests_fail_fast_while_postgres_restarts_and_recover_after() {
+    let postgres = TestPostgres::start();
+    let stack = Stack::start_with(StackConfig {
+        database_url: Some(postgres.url.clone()),
+        ..replicated(&[])
+    })
+    .await;
+    let content = upload(&stack, b"survives a database restart".to_vec()).await;
+
+    postgres.stop();
+    for _ in 0..5 {
+        let asked = Instant::now();
+        let response = stack.http.get(&content.uri).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            asked.elapsed() < Duration::from_secs(6),
+            "took {:?}",
+            asked.elapsed()
+        );
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["code"], "unavailable");
+    }
+    let ready = stack.http.get(stack.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    postgres.start_again();
+    let started = Instant::now();
+    while read_verified(&stack.client, &content).await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the distributor did not reconnect"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    upload(&stack, b"and takes new uploads".to_vec()).await;
+    assert_eq!(
+        stack
+            .http
+            .get(stack.url("/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn concurrent_replacements_leave_one_whole_version() {
+    let stack = Stack::start_with(replicated(&[])).await;
+    let content = upload(&stack, b"version one".to_vec()).await;
+    let versions = [vec![b'a'; 3 << 20], vec![b'b'; 3 << 20]];
+    let hashes: Vec<String> = versions
+        .iter()
+        .map(|bytes| hex::encode(Sha256::digest(bytes)))
+        .collect();
+    let replace = |bytes: Vec<u8>| {
+        let client = stack.client.clone();
+        async move {
+            client
+                .replace_stream(content.id, body(bytes), Some(3 << 20), None, None)
+                .await
+        }
+    };
+    let (first, second) = tokio::join!(replace(versions[0].clone()), replace(versions[1].clone()));
+    first.unwrap();
+    second.unwrap();
+
+    let last = stack.client.info(content.id).await.unwrap();
+    assert_eq!(last.version, 3);
+    assert!(hashes.contains(&last.sha256));
+    read_verified(&stack.client, &last).await.unwrap();
+    wait_fully_replicated(&stack, 2, Duration::from_secs(10)).await;
+    let started = Instant::now();
+    while (0..3)
+        .map(|node| stack.blobs_on_disk(node).len())
+        .sum::<usize>()
+        != 2
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "old versions left on disk"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_upload_to_a_node_that_just_died_still_gets_two_copies() {
+    // node1 is the emptiest, so it is chosen; it dies before the
+    // distributor notices (DOWN_AFTER is long).
+    let mut stack = Stack::start_with(StackConfig {
+        prefill: [0, 1000, 2000],
+        ..replicated(&[("DOWN_AFTER", "60s")])
+    })
+    .await;
+    stack.nodes[0].kill();
+    let content = upload(&stack, b"written around a dead node".to_vec()).await;
+    let mut holders: Vec<&str> = content
+        .replicas
+        .iter()
+        .map(|replica| replica.node.as_str())
+        .collect();
+    holders.sort();
+    assert_eq!(holders, ["node2", "node3"]);
+    read_verified(&stack.client, &content).await.unwrap();
+}
