@@ -307,7 +307,11 @@ impl Client {
         progress.start(expected_size);
         let mut body = download.into_stream();
         while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
+            let chunk = chunk.map_err(|source| Error::BrokenOff {
+                id,
+                received,
+                source: Box::new(source),
+            })?;
             hasher.update(&chunk);
             partial.write(&chunk).await?;
             received += chunk.len() as u64;

@@ -71,6 +71,16 @@ pub enum Error {
     #[error("unsafe file name {0:?}: it must be a plain name, not empty, `.` or `..`")]
     UnsafeFileName(String),
 
+    /// The body stopped before its end: the server gave up on the transfer
+    /// (a copy it could not finish reading, or one that failed its checksum).
+    #[error("the download of {id} broke off after {received} bytes; try again")]
+    BrokenOff {
+        id: Uuid,
+        received: u64,
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The server broke the API contract in a way not covered above.
     #[error("the server broke the protocol: {0}")]
     Protocol(String),
