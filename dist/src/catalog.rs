@@ -495,12 +495,19 @@ impl Catalog {
         Ok(added)
     }
 
-    /// Stray blobs whose time has come, oldest first.
-    pub async fn due_strays(&self, limit: i64) -> Result<Vec<StrayBlob>, sqlx::Error> {
+    /// Stray blobs whose time has come, oldest first, except those on the
+    /// `unreachable` nodes.
+    pub async fn due_strays(
+        &self,
+        unreachable: &[String],
+        limit: i64,
+    ) -> Result<Vec<StrayBlob>, sqlx::Error> {
         sqlx::query_as(
             "SELECT node_id, blob_key FROM stray_blob
-             WHERE due_at <= now() ORDER BY due_at LIMIT $1",
+             WHERE due_at <= now() AND NOT (node_id = ANY($1))
+             ORDER BY due_at LIMIT $2",
         )
+        .bind(unreachable)
         .bind(limit)
         .fetch_all(&self.pool)
         .await

@@ -55,16 +55,15 @@ pub async fn run(
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        match catalog.due_strays(BATCH).await {
-            Ok(strays) if !strays.is_empty() => {
-                // Only nodes that are up can delete; the rest wait their turn.
-                let reachable = strays
-                    .into_iter()
-                    .filter(|stray| cluster.node(&stray.node_id).is_none_or(|node| node.is_up()))
-                    .collect();
-                remove_strays(&catalog, &cluster, &client, reachable).await;
-            }
-            Ok(_) => {}
+        // Only nodes that are up can delete; the rest wait their turn.
+        let down: Vec<String> = cluster
+            .nodes()
+            .iter()
+            .filter(|node| !node.is_up())
+            .map(|node| node.id.to_string())
+            .collect();
+        match catalog.due_strays(&down, BATCH).await {
+            Ok(strays) => remove_strays(&catalog, &cluster, &client, strays).await,
             Err(err) => tracing::warn!(error = %err, "cannot list stray blobs"),
         }
     }
