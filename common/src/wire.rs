@@ -187,6 +187,12 @@ pub struct StoredBlob {
     pub key: String,
     pub size: u64,
     pub sha256: String,
+    /// The node's `storage` and `objects` just after this write, so the
+    /// distributor's view is current before its next poll.
+    #[serde(default)]
+    pub node_storage: u64,
+    #[serde(default)]
+    pub node_objects: u64,
 }
 
 /// A node's answer to `GET /blobs`.

@@ -14,7 +14,7 @@ pub struct Catalog {
     pool: PgPool,
 }
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug)]
 pub struct ContentRecord {
     pub id: Uuid,
     pub filename: String,
@@ -25,15 +25,53 @@ pub struct ContentRecord {
     pub blob_key: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    #[sqlx(skip)]
     pub replicas: Vec<ReplicaRecord>,
 }
 
-#[derive(Clone, Debug, FromRow)]
+#[derive(Clone, Debug)]
 pub struct ReplicaRecord {
-    pub content_id: Uuid,
     pub node_id: String,
     state: String,
+}
+
+/// A `content` row with its copies as two arrays in node order, so that
+/// one query reads an object whole.
+#[derive(FromRow)]
+struct ContentRow {
+    id: Uuid,
+    filename: String,
+    content_type: String,
+    size: i64,
+    sha256: String,
+    version: i32,
+    blob_key: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    replica_nodes: Vec<String>,
+    replica_states: Vec<String>,
+}
+
+impl From<ContentRow> for ContentRecord {
+    fn from(row: ContentRow) -> Self {
+        let replicas = row
+            .replica_nodes
+            .into_iter()
+            .zip(row.replica_states)
+            .map(|(node_id, state)| ReplicaRecord { node_id, state })
+            .collect();
+        ContentRecord {
+            id: row.id,
+            filename: row.filename,
+            content_type: row.content_type,
+            size: row.size,
+            sha256: row.sha256,
+            version: row.version,
+            blob_key: row.blob_key,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            replicas,
+        }
+    }
 }
 
 /// What is known of one copy: the replica states of the wire format.
@@ -74,8 +112,17 @@ pub struct StrayBlob {
     pub blob_key: String,
 }
 
-const CONTENT_COLUMNS: &str =
-    "id, filename, content_type, size, sha256, version, blob_key, created_at, updated_at";
+/// Reads `ContentRow`s from `content c`; a query adds its own conditions.
+const SELECT_CONTENT: &str = "
+    SELECT c.id, c.filename, c.content_type, c.size, c.sha256, c.version, c.blob_key,
+           c.created_at, c.updated_at,
+           coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states
+    FROM content c
+    LEFT JOIN LATERAL (
+        SELECT array_agg(node_id ORDER BY node_id) AS nodes,
+               array_agg(state ORDER BY node_id) AS states
+        FROM replica WHERE content_id = c.id
+    ) r ON true";
 
 impl Catalog {
     pub fn new(pool: PgPool) -> Self {
@@ -87,16 +134,11 @@ impl Catalog {
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Option<ContentRecord>, sqlx::Error> {
-        let record: Option<ContentRecord> = sqlx::query_as(&format!(
-            "SELECT {CONTENT_COLUMNS} FROM content WHERE id = $1"
-        ))
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
-        match record {
-            Some(record) => Ok(self.with_replicas(vec![record]).await?.pop()),
-            None => Ok(None),
-        }
+        let row: Option<ContentRow> = sqlx::query_as(&format!("{SELECT_CONTENT} WHERE c.id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(ContentRecord::from))
     }
 
     /// Newest first (ids are time-ordered UUIDv7), starting after `before`.
@@ -105,45 +147,22 @@ impl Catalog {
         before: Option<Uuid>,
         limit: i64,
     ) -> Result<Vec<ContentRecord>, sqlx::Error> {
-        let records = sqlx::query_as(&format!(
-            "SELECT {CONTENT_COLUMNS} FROM content
-             WHERE $1::uuid IS NULL OR id < $1
-             ORDER BY id DESC LIMIT $2"
+        let rows: Vec<ContentRow> = sqlx::query_as(&format!(
+            "{SELECT_CONTENT}
+             WHERE $1::uuid IS NULL OR c.id < $1
+             ORDER BY c.id DESC LIMIT $2"
         ))
         .bind(before)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        self.with_replicas(records).await
+        Ok(rows.into_iter().map(ContentRecord::from).collect())
     }
 
     pub async fn count(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("SELECT count(*) FROM content")
             .fetch_one(&self.pool)
             .await
-    }
-
-    async fn with_replicas(
-        &self,
-        mut records: Vec<ContentRecord>,
-    ) -> Result<Vec<ContentRecord>, sqlx::Error> {
-        let ids: Vec<Uuid> = records.iter().map(|record| record.id).collect();
-        let replicas: Vec<ReplicaRecord> = sqlx::query_as(
-            "SELECT content_id, node_id, state FROM replica
-             WHERE content_id = ANY($1) ORDER BY node_id",
-        )
-        .bind(&ids)
-        .fetch_all(&self.pool)
-        .await?;
-        for replica in replicas {
-            if let Some(record) = records
-                .iter_mut()
-                .find(|record| record.id == replica.content_id)
-            {
-                record.replicas.push(replica);
-            }
-        }
-        Ok(records)
     }
 
     /// Records that `key` is about to be written to `nodes`, so the copies
@@ -424,18 +443,18 @@ impl Catalog {
         limit: i64,
     ) -> Result<Vec<ContentRecord>, sqlx::Error> {
         let comparison = if fewer { "<" } else { ">" };
-        let records = sqlx::query_as(&format!(
-            "SELECT {CONTENT_COLUMNS} FROM content c
-             WHERE (SELECT count(*) FROM replica r
-                    WHERE r.content_id = c.id AND r.state = 'ok' AND r.node_id = ANY($1)) {comparison} $2
-             ORDER BY id LIMIT $3"
+        let rows: Vec<ContentRow> = sqlx::query_as(&format!(
+            "{SELECT_CONTENT}
+             WHERE (SELECT count(*) FROM replica g
+                    WHERE g.content_id = c.id AND g.state = 'ok' AND g.node_id = ANY($1)) {comparison} $2
+             ORDER BY c.id LIMIT $3"
         ))
         .bind(available)
         .bind(copies)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
-        self.with_replicas(records).await
+        Ok(rows.into_iter().map(ContentRecord::from).collect())
     }
 
     pub async fn count_under_replicated(

@@ -4,7 +4,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use cdn_common::wire::{NodeInfo, NodeStats, NodeStatus};
+use cdn_common::wire::{NodeInfo, NodeStats, NodeStatus, StoredBlob};
 use chrono::{DateTime, Utc};
 use reqwest::Url;
 use tokio_util::sync::CancellationToken;
@@ -169,15 +169,16 @@ impl Cluster {
             .collect())
     }
 
-    /// Counts a write in the node's figures before its next poll does, so
-    /// uploads between two polls spread as the placement rule intends.
-    pub fn note_stored(&self, id: &NodeId, bytes: u64) {
+    /// Takes the node's figures from its answer to a write, so uploads
+    /// between two polls spread as the placement rule intends.
+    pub fn note_stored(&self, id: &NodeId, blob: &StoredBlob) {
         if let Some(node) = self.node(id.as_str()) {
             node.update(|health| {
                 health.last_write = Some(Instant::now());
                 if let Some(stats) = health.stats.as_mut() {
-                    stats.storage += bytes;
-                    stats.objects += 1;
+                    // Answers to concurrent writes may arrive out of order.
+                    stats.storage = stats.storage.max(blob.node_storage);
+                    stats.objects = stats.objects.max(blob.node_objects);
                     stats.storagep = percent(stats.storage, stats.max_storage);
                 }
             });

@@ -261,18 +261,18 @@ impl Repairer {
         )
         .await;
         match copied {
-            Ok(())
+            Ok(stored)
                 if self
                     .catalog
                     .add_copy(record.id, target.id.as_str(), &record.blob_key)
                     .await? =>
             {
-                self.cluster.note_stored(&target.id, record.size as u64);
+                self.cluster.note_stored(&target.id, &stored);
                 self.counters.repaired.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(id = %record.id, from = %source.id, to = %target.id, "copy repaired");
             }
             // Replaced or deleted meanwhile: the new copy is stray.
-            Ok(()) => {
+            Ok(_) => {
                 self.catalog
                     .abandon_blobs(&record.blob_key, &target_id)
                     .await?

@@ -8,6 +8,7 @@ use std::fmt::Display;
 use std::io;
 
 use bytes::Bytes;
+use cdn_common::wire::StoredBlob;
 use futures::channel::mpsc;
 use futures::{SinkExt, Stream, StreamExt};
 use sha2::{Digest, Sha256};
@@ -43,8 +44,8 @@ pub enum TransferError {
 /// The outcome of writing one body to several nodes.
 pub struct Fanout<'a> {
     pub written: Written,
-    /// The nodes that confirmed a whole, matching copy.
-    pub stored: Vec<&'a Node>,
+    /// The nodes that confirmed a whole, matching copy, with their answers.
+    pub stored: Vec<(&'a Node, StoredBlob)>,
     /// The nodes that did not, and why.
     pub failed: Vec<TransferError>,
 }
@@ -91,7 +92,7 @@ where
                 error,
             }),
             (Ok(blob), Some(sent)) if blob.size == sent.size && blob.sha256 == sent.sha256 => {
-                fanout.stored.push(node)
+                fanout.stored.push((node, blob))
             }
             (Ok(blob), _) => fanout.failed.push(TransferError::Mismatch {
                 node: node_id,
@@ -169,7 +170,7 @@ pub async fn copy_blob(
     key: &str,
     size: u64,
     sha256: &str,
-) -> Result<(), TransferError> {
+) -> Result<StoredBlob, TransferError> {
     let node_error = |node: &Node, error| TransferError::Node {
         node: node.id.to_string(),
         error,
@@ -191,5 +192,5 @@ pub async fn copy_blob(
             sent: format!("{size} bytes with SHA-256 {sha256}"),
         });
     }
-    Ok(())
+    Ok(stored)
 }

@@ -172,6 +172,8 @@ impl BlobStore {
             key: key.to_string(),
             size,
             sha256,
+            node_storage: self.used_bytes(),
+            node_objects: self.objects(),
         })
     }
 

@@ -214,7 +214,11 @@ where
     let mut holders = fanout.stored;
     let failed: Vec<String> = chosen_ids
         .iter()
-        .filter(|id| holders.iter().all(|node| node.id.as_str() != id.as_str()))
+        .filter(|id| {
+            holders
+                .iter()
+                .all(|(node, _)| node.id.as_str() != id.as_str())
+        })
         .cloned()
         .collect();
     if !failed.is_empty() {
@@ -238,7 +242,7 @@ where
         state.catalog.expect_blobs(&target_id, &key).await?;
         let copied = copy_blob(
             &state.nodes,
-            holders[0],
+            holders[0].0,
             target,
             &key,
             written.size,
@@ -246,14 +250,17 @@ where
         )
         .await;
         match copied {
-            Ok(()) => holders.push(target),
+            Ok(stored) => holders.push((target, stored)),
             Err(err) => {
                 tracing::warn!(key, error = %err, "could not copy to a spare node");
                 abandon_copies(state, &key, &target_id).await;
             }
         }
     }
-    let holder_ids: Vec<String> = holders.iter().map(|node| node.id.to_string()).collect();
+    let holder_ids: Vec<String> = holders
+        .iter()
+        .map(|(node, _)| node.id.to_string())
+        .collect();
     if holders.len() < state.replication {
         abandon_copies(state, &key, &holder_ids).await;
         return Err(ApiError::Unavailable(format!(
@@ -262,8 +269,8 @@ where
             state.replication
         )));
     }
-    for node in &holders {
-        state.cluster.note_stored(&node.id, written.size);
+    for (node, stored) in &holders {
+        state.cluster.note_stored(&node.id, stored);
     }
     Ok(NewBytes {
         blob_key: key,
