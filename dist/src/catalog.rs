@@ -180,19 +180,27 @@ impl Catalog {
         .map(drop)
     }
 
-    /// Gives up on the copies of `key` on `nodes`: they will never be
-    /// committed, so they are due for removal now.
-    pub async fn abandon_blobs(&self, key: &str, nodes: &[String]) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    /// Gives up on the copies of `key` on `nodes` that no replica record
+    /// points at: they are due for removal now. Returns those. A copy that
+    /// a commit did record (one whose answer was lost, say) is left alone.
+    pub async fn abandon_blobs(
+        &self,
+        key: &str,
+        nodes: &[String],
+    ) -> Result<Vec<StrayBlob>, sqlx::Error> {
+        sqlx::query_as(
             "INSERT INTO stray_blob (node_id, blob_key, due_at)
              SELECT node, $1, now() FROM unnest($2::text[]) AS node
-             ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()",
+             WHERE NOT EXISTS (
+                 SELECT 1 FROM content c JOIN replica r ON r.content_id = c.id
+                 WHERE c.blob_key = $1 AND r.node_id = node)
+             ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()
+             RETURNING node_id, blob_key",
         )
         .bind(key)
         .bind(nodes)
-        .execute(&self.pool)
+        .fetch_all(&self.pool)
         .await
-        .map(drop)
     }
 
     /// Adds a new object whose bytes are already on its nodes.
@@ -202,7 +210,7 @@ impl Catalog {
         filename: &str,
         content_type: &str,
         bytes: &NewBytes,
-    ) -> Result<ContentRecord, sqlx::Error> {
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(
             "INSERT INTO content (id, filename, content_type, size, sha256, blob_key)
@@ -217,20 +225,19 @@ impl Catalog {
         .execute(&mut *tx)
         .await?;
         adopt_copies(&mut tx, id, bytes).await?;
-        tx.commit().await?;
-        self.get(id).await?.ok_or(sqlx::Error::RowNotFound)
+        tx.commit().await
     }
 
     /// Points the object at new bytes, already on their nodes, in one
-    /// transaction: readers see the old version or the new one. The old
-    /// copies become stray. `None` when the object is gone.
+    /// transaction: readers see the old version or the new one. Returns the
+    /// old copies, now stray; `None` when the object is gone.
     pub async fn replace(
         &self,
         id: Uuid,
         filename: Option<&str>,
         content_type: Option<&str>,
         bytes: &NewBytes,
-    ) -> Result<Option<(ContentRecord, Vec<StrayBlob>)>, sqlx::Error> {
+    ) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
         let old_key: Option<String> =
             sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
@@ -259,7 +266,7 @@ impl Catalog {
         .await?;
         adopt_copies(&mut tx, id, bytes).await?;
         tx.commit().await?;
-        Ok(self.get(id).await?.map(|record| (record, strays)))
+        Ok(Some(strays))
     }
 
     /// Records what became of one copy.

@@ -22,7 +22,7 @@ use std::time::Duration;
 use cdn_common::wire::RepairStats;
 use tokio_util::sync::CancellationToken;
 
-use crate::catalog::{Catalog, ContentRecord};
+use crate::catalog::{Catalog, ContentRecord, ReplicaState};
 use crate::cluster::{Cluster, Node};
 use crate::node_client::NodeClient;
 use crate::transfer::{TransferError, copy_blob};
@@ -275,7 +275,7 @@ impl Repairer {
             Ok(_) => {
                 self.catalog
                     .abandon_blobs(&record.blob_key, &target_id)
-                    .await?
+                    .await?;
             }
             Err(err) => {
                 tracing::warn!(id = %record.id, error = %err, "repair copy failed");
@@ -287,11 +287,7 @@ impl Repairer {
                 // source's bytes are bad.
                 if let TransferError::Mismatch { .. } = err {
                     self.catalog
-                        .mark_replica(
-                            record.id,
-                            source.id.as_str(),
-                            crate::catalog::ReplicaState::Corrupt,
-                        )
+                        .mark_replica(record.id, source.id.as_str(), ReplicaState::Corrupt)
                         .await?;
                 }
             }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::content::{check_content_type, check_filename, describe, remove_now};
 use super::{AppState, base_url, parse_id};
-use crate::catalog::{NewBytes, StrayBlob};
+use crate::catalog::NewBytes;
 use crate::error::ApiError;
 use crate::node_client::NodeCallError;
 use crate::transfer::{TransferError, copy_blob, write_copies};
@@ -46,17 +46,19 @@ pub async fn create(
     let content_type = incoming
         .content_type
         .unwrap_or_else(|| guess_content_type(&filename));
-    let record = state
+    let inserted = state
         .catalog
         .insert(id, &filename, &content_type, &incoming.bytes)
         .await;
-    let record = match record {
-        Ok(record) => record,
-        Err(err) => {
-            abandon(&state, &incoming.bytes).await;
-            return Err(err.into());
-        }
-    };
+    if let Err(err) = inserted {
+        abandon(&state, &incoming.bytes).await;
+        return Err(err.into());
+    }
+    let record = state
+        .catalog
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(id))?;
     let content = describe(&record, &base_url(&state, &headers), &state.cluster);
     let location = HeaderValue::from_str(&format!("/content/{id}")).map_err(anyhow::Error::from)?;
     Ok((
@@ -95,8 +97,13 @@ pub async fn replace(
         )
         .await;
     match replaced {
-        Ok(Some((record, old_copies))) => {
+        Ok(Some(old_copies)) => {
             remove_now(&state, old_copies).await;
+            let record = state
+                .catalog
+                .get(id)
+                .await?
+                .ok_or_else(|| ApiError::not_found(id))?;
             Ok(Json(describe(
                 &record,
                 &base_url(&state, &headers),
@@ -302,20 +309,14 @@ async fn abandon(state: &AppState, bytes: &NewBytes) {
     abandon_copies(state, &bytes.blob_key, &bytes.nodes).await;
 }
 
-/// Makes the copies of `key` on `nodes` stray, due now, and removes what
-/// can be removed at once.
+/// Makes the copies of `key` on `nodes` stray, due now, and removes them at
+/// once where possible. Should PostgreSQL be away, they stay listed as the
+/// upload's, due later (and at the next start-up).
 async fn abandon_copies(state: &AppState, key: &str, nodes: &[String]) {
-    if let Err(err) = state.catalog.abandon_blobs(key, nodes).await {
-        tracing::warn!(error = %err, key, "cannot mark copies for removal; the next start-up will");
+    match state.catalog.abandon_blobs(key, nodes).await {
+        Ok(strays) => remove_now(state, strays).await,
+        Err(err) => tracing::warn!(error = %err, key, "cannot mark copies for removal yet"),
     }
-    let strays = nodes
-        .iter()
-        .map(|node| StrayBlob {
-            node_id: node.clone(),
-            blob_key: key.to_owned(),
-        })
-        .collect();
-    remove_now(state, strays).await;
 }
 
 /// `X-Filename`, percent-decoded so that any UTF-8 name can be sent.
