@@ -13,6 +13,7 @@
 //! - `placement`: which nodes get a new object (a pure function).
 //! - `node_client`: calls to the nodes' internal API.
 //! - `janitor`: removing blobs that no metadata points at.
+//! - `metrics`: `GET /metrics`: node health, placements, repairs.
 //! - `error`: the one error type and its statuses.
 
 pub mod config;
@@ -22,6 +23,7 @@ mod cluster;
 mod delivery;
 mod error;
 mod janitor;
+mod metrics;
 mod node_client;
 mod placement;
 mod routes;
@@ -49,6 +51,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    metrics::init();
     let pool = PgPoolOptions::new()
         .max_connections(16)
         // A request waits this long for the database, then fails with 503

@@ -27,8 +27,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/stats", get(stats))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(|| async { NodeError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { NodeError::MethodNotAllowed })
+        .layer(cdn_common::observe::layer())
         .with_state(state)
 }
 

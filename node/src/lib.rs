@@ -8,6 +8,7 @@
 //!   accounting against `MAX_STORAGE`, inventory.
 //! - `memory`: memory figures, container-aware.
 //! - `api`: the HTTP routes.
+//! - `metrics`: `GET /metrics`, the storage figures on top of the HTTP ones.
 //! - `error`: the one error type and its statuses.
 //!
 //! The node knows nothing of content, versions or PostgreSQL: it stores
@@ -19,6 +20,7 @@ mod api;
 mod error;
 mod key;
 mod memory;
+mod metrics;
 mod store;
 
 use std::future::Future;
@@ -49,6 +51,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    metrics::init();
     let store = BlobStore::open(&config.storage_dir, config.max_storage.bytes())
         .await
         .with_context(|| format!("STORAGE_DIR: cannot use {}", config.storage_dir.display()))?;

@@ -200,6 +200,7 @@ where
     E: std::fmt::Display,
 {
     let nodes = state.cluster.place(len, state.replication)?;
+    crate::metrics::placed(&nodes);
     let node_ids: Vec<String> = nodes.iter().map(|node| node.id.to_string()).collect();
     let key = Uuid::now_v7().to_string();
     state.catalog.expect_blobs(&node_ids, &key).await?;

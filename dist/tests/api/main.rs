@@ -7,6 +7,7 @@ mod content;
 mod delivery;
 mod demo;
 mod errors;
+mod observability;
 mod placement;
 mod startup;
 mod streaming;
