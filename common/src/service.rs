@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
+use axum::serve::{Listener, ListenerExt};
 use tracing_subscriber::EnvFilter;
 
 /// Logs to stderr: one human-readable line per event, or JSON when
@@ -22,6 +23,21 @@ pub fn init_tracing() {
     } else {
         builder.init();
     }
+}
+
+/// `listener`, with Nagle's algorithm off on every connection it accepts.
+///
+/// A response often leaves in two writes (head, then body). With Nagle on,
+/// the second waits for the client to acknowledge the first, which a client
+/// may delay by up to 40 ms: a small GET then takes 40 ms instead of 0.1.
+pub fn no_delay(
+    listener: tokio::net::TcpListener,
+) -> impl Listener<Io = tokio::net::TcpStream, Addr = SocketAddr> {
+    listener.tap_io(|tcp| {
+        if let Err(err) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %err, "cannot set TCP_NODELAY");
+        }
+    })
 }
 
 /// Completes on SIGINT or SIGTERM, so `docker stop` and Ctrl-C both let

@@ -108,10 +108,13 @@ pub async fn run(
         replication = config.replication,
         "distributor listening"
     );
-    let served = axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    let served = axum::serve(
+        cdn_common::service::no_delay(listener),
+        routes::router(state),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP");
     stop.cancel();
     for task in background {
         let _ = task.await;

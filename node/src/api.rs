@@ -2,14 +2,11 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, put};
 use cdn_common::wire::{Inventory, NodeStats, StoredBlob};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 
 use crate::AppState;
 use crate::error::NodeError;
@@ -50,20 +47,17 @@ async fn put_blob(
     Ok(Json(stored))
 }
 
-/// Serves the file with `Range`, `HEAD` and conditional requests handled by
-/// tower-http, which streams it in chunks.
+/// Serves the blob, whole or one `Range`, streamed (see `serve`).
 async fn get_blob(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    request: Request,
+    method: Method,
+    headers: HeaderMap,
 ) -> Result<Response, NodeError> {
     let key = BlobKey::parse(&key)?;
-    let file = ServeFile::new_with_mime(state.store.path(&key), &mime::APPLICATION_OCTET_STREAM);
-    let Ok(response) = file.oneshot(request).await;
-    if response.status() == StatusCode::NOT_FOUND {
-        return Err(NodeError::NotFound(format!("no blob with key {key}")));
-    }
-    Ok(response.map(Body::new))
+    crate::serve::blob(state.store.path(&key), &method, &headers)
+        .await?
+        .ok_or_else(|| NodeError::NotFound(format!("no blob with key {key}")))
 }
 
 async fn delete_blob(

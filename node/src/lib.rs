@@ -8,6 +8,7 @@
 //!   accounting against `MAX_STORAGE`, inventory.
 //! - `memory`: memory figures, container-aware.
 //! - `api`: the HTTP routes.
+//! - `serve`: reading a blob back, whole or one range.
 //! - `metrics`: `GET /metrics`, the storage figures on top of the HTTP ones.
 //! - `error`: the one error type and its statuses.
 //!
@@ -21,6 +22,7 @@ mod error;
 mod key;
 mod memory;
 mod metrics;
+mod serve;
 mod store;
 
 use std::future::Future;
@@ -68,7 +70,7 @@ pub async fn run(
         store: Arc::new(store),
         memory: Arc::new(MemoryProbe::new().context("reading memory figures")?),
     };
-    axum::serve(listener, api::router(state))
+    axum::serve(cdn_common::service::no_delay(listener), api::router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP")
