@@ -25,8 +25,9 @@ use tokio_util::io::ReaderStream;
 /// A part of a blob up to this size is read whole in the hop that opens it.
 const READ_AT_ONCE: u64 = 64 * 1024;
 
-/// Bytes per read of a larger part: few hops, little memory per reader.
-const CHUNK: usize = 256 * 1024;
+/// Bytes per read of a larger part: with 64 clients reading at once, each
+/// read buffer costs the node 64 times its size.
+const CHUNK: usize = 64 * 1024;
 
 /// What the `Range` header asks of a blob of `len` bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
