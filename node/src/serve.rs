@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(headers[header::CONTENT_RANGE], "bytes */11");
 
         let large = dir.path().join("large");
-        let content: Vec<u8> = (0..3 * CHUNK + 5).map(|i| (i % 251) as u8).collect();
+        let content: Vec<u8> = (0..12 * CHUNK + 5).map(|i| (i % 251) as u8).collect();
         std::fs::write(&large, &content).unwrap();
         let (status, _, bytes) = get(&large, None).await;
         assert_eq!((status, bytes.len()), (StatusCode::OK, content.len()));
