@@ -9,8 +9,11 @@
 //!   that name the variable.
 //! - [`service`]: what every server binary does around its router: logging,
 //!   graceful shutdown and the container healthcheck probe.
+//! - [`observe`]: what makes a server watchable: `/metrics`, request ids and
+//!   one log line per request.
 
 pub mod env;
+pub mod observe;
 pub mod service;
 pub mod size;
 pub mod wire;

@@ -17,6 +17,7 @@
 //! - `janitor`: removing blobs that no metadata points at.
 //! - `repair`: restoring missing, lost and corrupt copies; removing orphans
 //!   and surplus copies.
+//! - `metrics`: `GET /metrics`: node health, placements, repairs.
 //! - `error`: the one error type and its statuses.
 
 pub mod config;
@@ -26,6 +27,7 @@ mod cluster;
 mod delivery;
 mod error;
 mod janitor;
+mod metrics;
 mod node_client;
 mod placement;
 mod read;
@@ -56,11 +58,15 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    metrics::init();
     let pool = PgPoolOptions::new()
         .max_connections(16)
         // A request waits this long for the database, then fails with 503
         // rather than hang while PostgreSQL is away.
         .acquire_timeout(Duration::from_secs(3))
+        // Not a ping before every query: that doubled the round trips of a
+        // GET. A connection that died is found by its next query instead.
+        .test_before_acquire(false)
         .connect(&config.database_url)
         .await
         .context("DATABASE_URL: cannot connect to PostgreSQL")?;
@@ -123,10 +129,13 @@ pub async fn run(
         replication = config.replication,
         "distributor listening"
     );
-    let served = axum::serve(listener, routes::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    let served = axum::serve(
+        cdn_common::service::no_delay(listener),
+        routes::router(state),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+    .context("serving HTTP");
     stop.cancel();
     for task in background {
         let _ = task.await;

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use cdn_common::observe::forward_headers;
 use cdn_common::wire::{ErrorBody, Inventory, NodeStats, StoredBlob};
 use reqwest::{StatusCode, Url, header};
 
@@ -61,7 +62,11 @@ impl NodeClient {
         body: reqwest::Body,
         len: Option<u64>,
     ) -> Result<StoredBlob, NodeCallError> {
-        let mut request = self.http.put(blob_url(node, key)).body(body);
+        let mut request = self
+            .http
+            .put(blob_url(node, key))
+            .headers(forward_headers())
+            .body(body);
         if let Some(len) = len {
             request = request.header(header::CONTENT_LENGTH, len);
         }
@@ -75,7 +80,10 @@ impl NodeClient {
         key: &str,
         range: Option<(u64, u64)>,
     ) -> Result<reqwest::Response, NodeCallError> {
-        let mut request = self.http.get(blob_url(node, key));
+        let mut request = self
+            .http
+            .get(blob_url(node, key))
+            .headers(forward_headers());
         if let Some((first, last)) = range {
             request = request.header(header::RANGE, format!("bytes={first}-{last}"));
         }
@@ -87,6 +95,7 @@ impl NodeClient {
         let response = self
             .http
             .delete(blob_url(node, key))
+            .headers(forward_headers())
             .timeout(Duration::from_secs(10))
             .send()
             .await?;

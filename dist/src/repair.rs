@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{Catalog, ContentRecord, ReplicaState};
 use crate::cluster::{Cluster, Node};
+use crate::metrics;
 use crate::node_client::NodeClient;
 use crate::transfer::{TransferError, copy_blob};
 
@@ -135,12 +136,14 @@ impl Repairer {
                 restored?;
             }
         }
-        self.counters.under_replicated.store(
-            self.catalog
-                .count_under_replicated(&available, copies)
-                .await? as u64,
-            Ordering::Relaxed,
-        );
+        let under_replicated = self
+            .catalog
+            .count_under_replicated(&available, copies)
+            .await? as u64;
+        self.counters
+            .under_replicated
+            .store(under_replicated, Ordering::Relaxed);
+        metrics::set_under_replicated(under_replicated);
         for record in self
             .catalog
             .misreplicated(&up_ids, copies, false, BATCH)
@@ -232,6 +235,7 @@ impl Repairer {
             let Ok(targets) = self.cluster.place(Some(record.size as u64), 1, &excluded) else {
                 tracing::warn!(id = %record.id, "no node has room for another copy");
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                metrics::repair_failed();
                 return Ok(());
             };
             let target = targets[0];
@@ -269,6 +273,7 @@ impl Repairer {
             {
                 self.cluster.note_stored(&target.id, &stored);
                 self.counters.repaired.fetch_add(1, Ordering::Relaxed);
+                metrics::repair_succeeded(stored.size);
                 tracing::info!(id = %record.id, from = %source.id, to = %target.id, "copy repaired");
             }
             // Replaced or deleted meanwhile: the new copy is stray.
@@ -280,6 +285,7 @@ impl Repairer {
             Err(err) => {
                 tracing::warn!(id = %record.id, error = %err, "repair copy failed");
                 self.counters.failed.fetch_add(1, Ordering::Relaxed);
+                metrics::repair_failed();
                 self.catalog
                     .abandon_blobs(&record.blob_key, &target_id)
                     .await?;

@@ -2,14 +2,11 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Path, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use cdn_common::wire::{Inventory, NodeStats, ScrubReport, StoredBlob};
-use tower::ServiceExt;
-use tower_http::services::ServeFile;
 
 use crate::AppState;
 use crate::error::NodeError;
@@ -28,8 +25,10 @@ pub fn router(state: AppState) -> Router {
         .route("/scrub", post(scrub))
         .route("/stats", get(stats))
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(|| async { NodeError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { NodeError::MethodNotAllowed })
+        .layer(cdn_common::observe::layer())
         .with_state(state)
 }
 
@@ -49,20 +48,17 @@ async fn put_blob(
     Ok(Json(stored))
 }
 
-/// Serves the file with `Range`, `HEAD` and conditional requests handled by
-/// tower-http, which streams it in chunks.
+/// Serves the blob, whole or one `Range`, streamed (see `serve`).
 async fn get_blob(
     State(state): State<AppState>,
     Path(key): Path<String>,
-    request: Request,
+    method: Method,
+    headers: HeaderMap,
 ) -> Result<Response, NodeError> {
     let key = BlobKey::parse(&key)?;
-    let file = ServeFile::new_with_mime(state.store.path(&key), &mime::APPLICATION_OCTET_STREAM);
-    let Ok(response) = file.oneshot(request).await;
-    if response.status() == StatusCode::NOT_FOUND {
-        return Err(NodeError::NotFound(format!("no blob with key {key}")));
-    }
-    Ok(response.map(Body::new))
+    crate::serve::blob(state.store.path(&key), &method, &headers)
+        .await?
+        .ok_or_else(|| NodeError::NotFound(format!("no blob with key {key}")))
 }
 
 async fn delete_blob(

@@ -8,6 +8,8 @@
 //!   accounting against `MAX_STORAGE`, inventory.
 //! - `memory`: memory figures, container-aware.
 //! - `api`: the HTTP routes.
+//! - `serve`: reading a blob back, whole or one range.
+//! - `metrics`: `GET /metrics`, the storage figures on top of the HTTP ones.
 //! - `error`: the one error type and its statuses.
 //!
 //! The node knows nothing of content, versions or PostgreSQL: it stores
@@ -19,6 +21,8 @@ mod api;
 mod error;
 mod key;
 mod memory;
+mod metrics;
+mod serve;
 mod store;
 
 use std::future::Future;
@@ -50,6 +54,7 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    metrics::init();
     let store = BlobStore::open(&config.storage_dir, config.max_storage.bytes())
         .await
         .with_context(|| format!("STORAGE_DIR: cannot use {}", config.storage_dir.display()))?;
@@ -69,7 +74,7 @@ pub async fn run(
     };
     let scrubber = config_scrub_interval
         .map(|interval| tokio::spawn(scrub_every(state.store.clone(), interval)));
-    let served = axum::serve(listener, api::router(state))
+    let served = axum::serve(cdn_common::service::no_delay(listener), api::router(state))
         .with_graceful_shutdown(shutdown)
         .await
         .context("serving HTTP");

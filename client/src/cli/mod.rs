@@ -5,8 +5,10 @@
 //! - [`render`]: human-readable text (tables, sizes), pure and tested;
 //! - [`bar`]: indicatif progress bars for large transfers on a terminal;
 //! - [`demo`]: `cdn demo`, the end-to-end round trip.
+//! - [`bench`]: `cdn bench`, one large transfer timed each way.
 
 mod bar;
+mod bench;
 mod commands;
 mod demo;
 mod render;
@@ -157,6 +159,21 @@ enum Command {
     /// Prints a ✓ line per check and fails on the first mismatch.
     /// Always prints text, even with --json.
     Demo,
+
+    /// Time one large upload and its download through the distributor.
+    ///
+    /// Sends --size bytes made on the fly (nothing is read from disk),
+    /// checks the stored SHA-256, reads the object back counting the bytes,
+    /// deletes it and prints the rate each way in MB/s (10^6 bytes per
+    /// second). `scripts/bench` runs it as part of the full benchmark.
+    Bench {
+        /// Bytes to send and read back: 1GiB, 64MiB, 500M …
+        #[arg(long, default_value = "1GiB", value_name = "SIZE")]
+        size: cdn_common::ByteSize,
+        /// Keep the object instead of deleting it.
+        #[arg(long)]
+        keep: bool,
+    },
 }
 
 /// Where command results go: stdout, as text or as JSON.
@@ -240,6 +257,7 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
         Command::Nodes => commands::nodes(client, out).await,
         Command::Stats => commands::stats(client, out).await,
         Command::Demo => demo::run(client, out).await,
+        Command::Bench { size, keep } => bench::run(client, out, size, keep).await,
     }
 }
 

@@ -11,7 +11,6 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
-use tower_http::trace::TraceLayer;
 use uuid::Uuid;
 
 use crate::catalog::Catalog;
@@ -52,11 +51,12 @@ pub fn router(state: AppState) -> Router {
         .route("/stats", get(cluster::stats))
         .route("/healthz", get(cluster::healthz))
         .route("/readyz", get(cluster::readyz))
+        .route("/metrics", get(crate::metrics::render))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Uploads are streamed to the nodes, whose room is the only limit.
         .layer(DefaultBodyLimit::disable())
-        .layer(TraceLayer::new_for_http())
+        .layer(cdn_common::observe::layer())
         .with_state(state)
 }
 

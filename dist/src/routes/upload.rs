@@ -207,6 +207,7 @@ where
     E: std::fmt::Display,
 {
     let chosen = state.cluster.place(len, state.replication, &[])?;
+    crate::metrics::placed(&chosen);
     let chosen_ids: Vec<String> = chosen.iter().map(|node| node.id.to_string()).collect();
     let key = Uuid::now_v7().to_string();
     state.catalog.expect_blobs(&chosen_ids, &key).await?;

@@ -9,6 +9,7 @@ mod delivery;
 mod demo;
 mod errors;
 mod faults;
+mod observability;
 mod placement;
 mod startup;
 mod streaming;

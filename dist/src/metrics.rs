@@ -1,0 +1,129 @@
+//! The distributor's metrics, on top of the HTTP ones that
+//! `cdn_common::observe` records for every request: what it knows of each
+//! node, where it places uploads, and how well copies are kept.
+//!
+//! The node figures are read from the [`Cluster`] when `/metrics` is
+//! scraped, so an age is the age now, not at the last poll. The rest are
+//! counted where they happen, through the functions below.
+
+use axum::extract::State;
+use axum::response::Response;
+use cdn_common::wire::NodeStatus;
+use chrono::Utc;
+
+use crate::cluster::{Cluster, Node};
+use crate::routes::AppState;
+
+const NODE_UP: &str = "cdn_node_up";
+const NODE_POLL_AGE: &str = "cdn_node_last_poll_age_seconds";
+const NODE_STORED_BYTES: &str = "cdn_node_storage_used_bytes";
+const NODE_MAX_BYTES: &str = "cdn_node_storage_max_bytes";
+const NODE_OBJECTS: &str = "cdn_node_objects";
+const NODE_MEMORY: &str = "cdn_node_memory_used_bytes";
+const PLACEMENTS: &str = "cdn_placements_total";
+const UNDER_REPLICATED: &str = "cdn_under_replicated_objects";
+const REPAIRS: &str = "cdn_repairs_total";
+const REPAIRED_BYTES: &str = "cdn_repaired_bytes_total";
+
+/// Installs the recorder and names and explains the distributor's metrics.
+/// The repair figures start at zero, so they are there before any repair.
+pub fn init() {
+    cdn_common::observe::recorder();
+    use metrics::{Unit, describe_counter, describe_gauge};
+    describe_gauge!(
+        NODE_UP,
+        "1 while the node answers its polls, 0 once it does not."
+    );
+    describe_gauge!(
+        NODE_POLL_AGE,
+        Unit::Seconds,
+        "Seconds since the node last answered a poll (+Inf before its first answer)."
+    );
+    describe_gauge!(
+        NODE_STORED_BYTES,
+        Unit::Bytes,
+        "Bytes stored on the node: its last report plus the writes placed since."
+    );
+    describe_gauge!(NODE_MAX_BYTES, Unit::Bytes, "The node's MAX_STORAGE.");
+    describe_gauge!(
+        NODE_OBJECTS,
+        "Blobs stored on the node: its last report plus the writes placed since."
+    );
+    describe_gauge!(
+        NODE_MEMORY,
+        Unit::Bytes,
+        "Memory in use on the node (its container's, where it has one), as last reported."
+    );
+    describe_counter!(
+        PLACEMENTS,
+        "Copies of uploaded bytes placed on the node (one per copy, per upload or replacement)."
+    );
+    describe_gauge!(
+        UNDER_REPLICATED,
+        "Objects with fewer good copies than REPLICATION, as the last repair pass counted."
+    );
+    describe_counter!(
+        REPAIRS,
+        "Copies the repair made again, by outcome (ok, failed)."
+    );
+    describe_counter!(
+        REPAIRED_BYTES,
+        Unit::Bytes,
+        "Bytes copied by successful repairs."
+    );
+    metrics::gauge!(UNDER_REPLICATED).set(0.0);
+    metrics::counter!(REPAIRS, "outcome" => "ok").absolute(0);
+    metrics::counter!(REPAIRS, "outcome" => "failed").absolute(0);
+    metrics::counter!(REPAIRED_BYTES).absolute(0);
+}
+
+/// `GET /metrics`.
+pub async fn render(State(state): State<AppState>) -> Response {
+    observe_cluster(&state.cluster);
+    cdn_common::observe::metrics_response()
+}
+
+fn observe_cluster(cluster: &Cluster) {
+    let now = Utc::now();
+    for node in cluster.nodes() {
+        let info = node.info();
+        let id = info.id;
+        let up = info.status == NodeStatus::Up;
+        metrics::gauge!(NODE_UP, "node" => id.clone()).set(if up { 1.0 } else { 0.0 });
+        let age = info.last_seen.map_or(f64::INFINITY, |seen| {
+            (now - seen).num_milliseconds().max(0) as f64 / 1000.0
+        });
+        metrics::gauge!(NODE_POLL_AGE, "node" => id.clone()).set(age);
+        if let Some(stats) = info.stats {
+            metrics::gauge!(NODE_STORED_BYTES, "node" => id.clone()).set(stats.storage as f64);
+            metrics::gauge!(NODE_MAX_BYTES, "node" => id.clone()).set(stats.max_storage as f64);
+            metrics::gauge!(NODE_OBJECTS, "node" => id.clone()).set(stats.objects as f64);
+            metrics::gauge!(NODE_MEMORY, "node" => id).set(stats.memory as f64);
+        }
+    }
+}
+
+/// Counts one placement decision: a copy of new bytes goes to each of
+/// `nodes`.
+pub fn placed(nodes: &[&Node]) {
+    for node in nodes {
+        metrics::counter!(PLACEMENTS, "node" => node.id.to_string()).increment(1);
+    }
+}
+
+/// Sets how many objects have fewer good copies than they should; the
+/// repair pass calls it with its count each time it has looked.
+pub fn set_under_replicated(objects: u64) {
+    metrics::gauge!(UNDER_REPLICATED).set(objects as f64);
+}
+
+/// Counts one copy made again by the repair, `bytes` long.
+pub fn repair_succeeded(bytes: u64) {
+    metrics::counter!(REPAIRS, "outcome" => "ok").increment(1);
+    metrics::counter!(REPAIRED_BYTES).increment(bytes);
+}
+
+/// Counts one copy the repair tried and failed to make.
+pub fn repair_failed() {
+    metrics::counter!(REPAIRS, "outcome" => "failed").increment(1);
+}

@@ -1,0 +1,36 @@
+//! `GET /metrics`: the node's own figures, on top of the HTTP metrics that
+//! `cdn_common::observe` records for every request.
+
+use axum::extract::State;
+use axum::response::Response;
+
+use crate::AppState;
+
+const STORED_BYTES: &str = "cdn_storage_used_bytes";
+const MAX_BYTES: &str = "cdn_storage_max_bytes";
+const OBJECTS: &str = "cdn_storage_objects";
+
+/// Names and explains the node's metrics, and installs the recorder.
+pub fn init() {
+    cdn_common::observe::recorder();
+    use metrics::{Unit, describe_gauge};
+    describe_gauge!(
+        STORED_BYTES,
+        Unit::Bytes,
+        "Bytes of blobs stored, with the room reserved by writes under way."
+    );
+    describe_gauge!(
+        MAX_BYTES,
+        Unit::Bytes,
+        "MAX_STORAGE: the most bytes of blobs kept."
+    );
+    describe_gauge!(OBJECTS, "Blobs stored.");
+}
+
+/// The storage figures are read when scraped, so they are never stale.
+pub async fn render(State(state): State<AppState>) -> Response {
+    metrics::gauge!(STORED_BYTES).set(state.store.used_bytes() as f64);
+    metrics::gauge!(MAX_BYTES).set(state.store.max_bytes() as f64);
+    metrics::gauge!(OBJECTS).set(state.store.objects() as f64);
+    cdn_common::observe::metrics_response()
+}
