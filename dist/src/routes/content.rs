@@ -6,6 +6,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use cdn_common::wire::{Content, ContentList, ContentPatch, Replica};
 use serde::Deserialize;
+use uuid::Uuid;
 
 use super::{AppState, base_url, parse_id};
 use crate::catalog::{ContentRecord, StrayBlob};
@@ -64,16 +65,17 @@ pub async fn info(
     Path(id): Path<String>,
 ) -> Result<Json<Content>, ApiError> {
     let id = parse_id(&id)?;
+    Ok(Json(view(&state, &headers, id).await?))
+}
+
+/// The object as it is now, described for the client.
+pub async fn view(state: &AppState, headers: &HeaderMap, id: Uuid) -> Result<Content, ApiError> {
     let record = state
         .catalog
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found(id))?;
-    Ok(Json(describe(
-        &record,
-        &base_url(&state, &headers),
-        &state.cluster,
-    )))
+    Ok(describe(&record, &base_url(state, headers), &state.cluster))
 }
 
 pub async fn patch(

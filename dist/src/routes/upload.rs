@@ -13,8 +13,8 @@ use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::content::{check_content_type, check_filename, describe, remove_now};
-use super::{AppState, base_url, parse_id};
+use super::content::{check_content_type, check_filename, remove_now, view};
+use super::{AppState, parse_id};
 use crate::catalog::NewBytes;
 use crate::error::ApiError;
 use crate::node_client::NodeCallError;
@@ -54,12 +54,7 @@ pub async fn create(
         abandon(&state, &incoming.bytes).await;
         return Err(err.into());
     }
-    let record = state
-        .catalog
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(id))?;
-    let content = describe(&record, &base_url(&state, &headers), &state.cluster);
+    let content = view(&state, &headers, id).await?;
     let location = HeaderValue::from_str(&format!("/content/{id}")).map_err(anyhow::Error::from)?;
     Ok((
         StatusCode::CREATED,
@@ -99,16 +94,7 @@ pub async fn replace(
     match replaced {
         Ok(Some(old_copies)) => {
             remove_now(&state, old_copies).await;
-            let record = state
-                .catalog
-                .get(id)
-                .await?
-                .ok_or_else(|| ApiError::not_found(id))?;
-            Ok(Json(describe(
-                &record,
-                &base_url(&state, &headers),
-                &state.cluster,
-            )))
+            Ok(Json(view(&state, &headers, id).await?))
         }
         Ok(None) => {
             abandon(&state, &incoming.bytes).await;
