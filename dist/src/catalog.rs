@@ -2,6 +2,11 @@
 //! and the stray blobs still to be removed from nodes. Only this module
 //! speaks SQL.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool, Postgres, Transaction};
 use uuid::Uuid;
@@ -12,6 +17,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 #[derive(Clone)]
 pub struct Catalog {
     pool: PgPool,
+    /// Objects read lately, so that a read of popular content does not ask
+    /// PostgreSQL each time.
+    recent: Arc<RecentContent>,
 }
 
 #[derive(Clone, Debug)]
@@ -126,7 +134,10 @@ const SELECT_CONTENT: &str = "
 
 impl Catalog {
     pub fn new(pool: PgPool) -> Self {
-        Catalog { pool }
+        Catalog {
+            pool,
+            recent: Arc::default(),
+        }
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
@@ -134,6 +145,19 @@ impl Catalog {
     }
 
     pub async fn get(&self, id: Uuid) -> Result<Option<ContentRecord>, sqlx::Error> {
+        if let Some(record) = self.recent.get(id) {
+            return Ok(Some(record));
+        }
+        let generation = self.recent.generation();
+        let record = self.fetch(id).await?;
+        if let Some(record) = &record {
+            self.recent.put(generation, record.clone());
+        }
+        Ok(record)
+    }
+
+    /// The object as PostgreSQL has it now.
+    async fn fetch(&self, id: Uuid) -> Result<Option<ContentRecord>, sqlx::Error> {
         let row: Option<ContentRow> = sqlx::query_as(&format!("{SELECT_CONTENT} WHERE c.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -238,6 +262,7 @@ impl Catalog {
         content_type: Option<&str>,
         bytes: &NewBytes,
     ) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(id));
         let mut tx = self.pool.begin().await?;
         let old_key: Option<String> =
             sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
@@ -276,6 +301,7 @@ impl Catalog {
         node_id: &str,
         state: ReplicaState,
     ) -> Result<(), sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(content_id));
         sqlx::query(
             "UPDATE replica SET state = $3, updated_at = now()
              WHERE content_id = $1 AND node_id = $2",
@@ -295,6 +321,7 @@ impl Catalog {
         filename: Option<&str>,
         content_type: Option<&str>,
     ) -> Result<Option<ContentRecord>, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(id));
         let updated = sqlx::query(
             "UPDATE content SET
                  filename = coalesce($2, filename),
@@ -310,12 +337,13 @@ impl Catalog {
         if updated.rows_affected() == 0 {
             return Ok(None);
         }
-        self.get(id).await
+        self.fetch(id).await
     }
 
     /// Removes the object; its copies become stray. `None` when it did not
     /// exist.
     pub async fn delete(&self, id: Uuid) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(id));
         let mut tx = self.pool.begin().await?;
         let key: Option<String> =
             sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
@@ -353,6 +381,7 @@ impl Catalog {
         corrupt: &[String],
         orphan_grace: std::time::Duration,
     ) -> Result<Reconciled, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(None);
         // Copies recorded after the node was asked may be missing from its
         // answer without being missing from its disk.
         let missing = sqlx::query(
@@ -407,6 +436,7 @@ impl Catalog {
     /// Drops the records of copies known to be bad on `nodes`, listing them
     /// as stray so their bytes go too. Returns how many.
     pub async fn retire_bad_copies(&self, nodes: &[String]) -> Result<u64, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(None);
         sqlx::query(
             "WITH bad AS (
                  DELETE FROM replica r USING content c
@@ -424,6 +454,7 @@ impl Catalog {
 
     /// Drops the record of one copy, listing it as stray.
     pub async fn retire_copy(&self, content_id: Uuid, node: &str) -> Result<(), sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(content_id));
         sqlx::query(
             "WITH gone AS (
                  DELETE FROM replica r USING content c
@@ -497,6 +528,7 @@ impl Catalog {
         node: &str,
         key: &str,
     ) -> Result<bool, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(content_id));
         let mut tx = self.pool.begin().await?;
         let added = sqlx::query(
             "INSERT INTO replica (content_id, node_id, state)
@@ -598,4 +630,111 @@ async fn retire_copies(
     .bind(key)
     .fetch_all(&mut **tx)
     .await
+}
+
+/// A small, short-lived memory of objects read. Every change this
+/// distributor makes forgets what it changes at once; the short lifetime
+/// bounds how long anything else (another process writing to the same
+/// database) can go unseen.
+#[derive(Default)]
+struct RecentContent {
+    entries: Mutex<HashMap<Uuid, (Instant, ContentRecord)>>,
+    /// Bumped by every change, so a read that raced with a change does not
+    /// put back what the change just made stale.
+    generation: AtomicU64,
+}
+
+impl RecentContent {
+    const LIFETIME: Duration = Duration::from_secs(1);
+    const CAPACITY: usize = 10_000;
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<Uuid, (Instant, ContentRecord)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn get(&self, id: Uuid) -> Option<ContentRecord> {
+        let entries = self.entries();
+        let (read_at, record) = entries.get(&id)?;
+        (read_at.elapsed() < Self::LIFETIME).then(|| record.clone())
+    }
+
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::SeqCst)
+    }
+
+    /// Remembers `record`, read when the generation was `generation`.
+    fn put(&self, generation: u64, record: ContentRecord) {
+        let mut entries = self.entries();
+        if self.generation() != generation {
+            return;
+        }
+        if entries.len() >= Self::CAPACITY {
+            entries.retain(|_, (read_at, _)| read_at.elapsed() < Self::LIFETIME);
+            if entries.len() >= Self::CAPACITY {
+                entries.clear();
+            }
+        }
+        entries.insert(record.id, (Instant::now(), record));
+    }
+
+    /// Forgets `id` (or everything, for `None`) when the returned guard is
+    /// dropped: at the end of the change, whichever way it ends, so that no
+    /// read made before the change landed is remembered after it.
+    fn forget_when_done(&self, id: Option<Uuid>) -> ForgetWhenDone<'_> {
+        ForgetWhenDone { recent: self, id }
+    }
+}
+
+struct ForgetWhenDone<'a> {
+    recent: &'a RecentContent,
+    id: Option<Uuid>,
+}
+
+impl Drop for ForgetWhenDone<'_> {
+    fn drop(&mut self) {
+        let mut entries = self.recent.entries();
+        self.recent.generation.fetch_add(1, Ordering::SeqCst);
+        match self.id {
+            Some(id) => {
+                entries.remove(&id);
+            }
+            None => entries.clear(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: Uuid) -> ContentRecord {
+        ContentRecord {
+            id,
+            filename: "a".into(),
+            content_type: "text/plain".into(),
+            size: 1,
+            sha256: String::new(),
+            version: 1,
+            blob_key: "k".into(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            replicas: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_change_forgets_and_a_read_that_raced_it_is_not_remembered() {
+        let recent = RecentContent::default();
+        let id = Uuid::now_v7();
+        recent.put(recent.generation(), record(id));
+        assert!(recent.get(id).is_some());
+
+        let read_before_change = recent.generation();
+        drop(recent.forget_when_done(Some(id)));
+        assert!(recent.get(id).is_none());
+        recent.put(read_before_change, record(id));
+        assert!(recent.get(id).is_none(), "a stale read was remembered");
+    }
 }
