@@ -86,8 +86,8 @@ if exists "$RUST_IMAGE"; then log "$RUST_IMAGE exists"; else
   log "copying toolchain $rust_ver"
   tar -C "$sysroot" --exclude=./share/doc -c . | tar -C "$tc" -x
   for b in "$tc"/bin/*; do ln -s "${b#"$dir"}" "$dir/usr/local/cargo/bin/"; done
-  # The host's bundle: it also trusts the TLS-intercepting proxy that crates.io
-  # traffic may pass through here.
+  # The host's bundle: it also trusts the TLS-intercepting proxy that the
+  # package registries may be reached through here.
   cp /etc/ssl/certs/ca-certificates.crt "$dir/etc/ssl/certs/ca-certificates.crt"
   import "$RUST_IMAGE" "$dir" \
     'ENV PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
