@@ -10,6 +10,7 @@ use reqwest::Url;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{NodeAddress, NodeId};
+use crate::every::Every;
 use crate::node_client::NodeClient;
 use crate::placement::{self, Candidate, PlacementError};
 
@@ -238,13 +239,9 @@ pub async fn poll_forever(
 ) {
     // A node that cannot answer well within one interval counts as down.
     let timeout = interval.clamp(Duration::from_millis(500), Duration::from_secs(5));
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = ticks.tick() => cluster.poll(&client, timeout).await,
-        }
+    let mut every = Every::new(interval, stop);
+    while every.tick().await {
+        cluster.poll(&client, timeout).await;
     }
 }
 

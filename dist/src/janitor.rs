@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{Catalog, StrayBlob};
 use crate::cluster::Cluster;
+use crate::every::Every;
 use crate::node_client::NodeClient;
 
 /// Stray blobs handled per round, so a backlog never floods the nodes.
@@ -48,13 +49,8 @@ pub async fn run(
     interval: Duration,
     stop: CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
+    let mut every = Every::new(interval, stop);
+    while every.tick().await {
         // Only nodes that are up can delete; the rest wait their turn.
         let down: Vec<String> = cluster
             .nodes()

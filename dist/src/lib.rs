@@ -19,6 +19,7 @@
 //!   and surplus copies.
 //! - `metrics`: `GET /metrics`: node health, placements, repairs.
 //! - `error`: the one error type and its statuses.
+//! - `every`: the tick of the background tasks, until shutdown.
 
 pub mod config;
 
@@ -26,6 +27,7 @@ mod catalog;
 mod cluster;
 mod delivery;
 mod error;
+mod every;
 mod janitor;
 mod metrics;
 mod node_client;

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::catalog::{Catalog, ContentRecord, ReplicaState};
 use crate::cluster::{Cluster, Node};
+use crate::every::Every;
 use crate::metrics;
 use crate::node_client::NodeClient;
 use crate::transfer::{TransferError, copy_blob};
@@ -81,20 +82,10 @@ impl RepairCounters {
 impl Repairer {
     /// Runs a round every `interval` until `stop`.
     pub async fn run(self, interval: Duration, stop: CancellationToken) {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = ticks.tick() => {}
-            }
-            tokio::select! {
-                _ = stop.cancelled() => return,
-                result = self.round() => {
-                    if let Err(err) = result {
-                        tracing::warn!(error = %err, "repair round failed");
-                    }
-                }
+        let mut every = Every::new(interval, stop);
+        while every.tick().await {
+            if let Some(Err(err)) = every.unless_stopped(self.round()).await {
+                tracing::warn!(error = %err, "repair round failed");
             }
         }
     }
