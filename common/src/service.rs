@@ -1,7 +1,8 @@
 //! What every server binary does around its router.
 
-use std::io::{IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::os::fd::FromRawFd;
 use std::time::Duration;
 
 use axum::serve::{Listener, ListenerExt};
@@ -38,6 +39,38 @@ pub fn no_delay(
             tracing::debug!(error = %err, "cannot set TCP_NODELAY");
         }
     })
+}
+
+/// The first file descriptor handed over by socket activation.
+const FIRST_INHERITED_FD: i32 = 3;
+
+/// The socket to serve on: the listening socket this process was handed,
+/// when it was started with one (`LISTEN_FDS=1`, fd 3, as systemd's socket
+/// activation does, and as the test harness does to keep a node's address
+/// across restarts), else a new one bound to `addr`. Port 0 takes any free
+/// port: see [`announce`].
+pub async fn listener(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
+    let handed_over = std::env::var("LISTEN_FDS").is_ok_and(|fds| fds.trim() == "1")
+        && std::env::var("LISTEN_PID")
+            .map_or(true, |pid| pid.trim() == std::process::id().to_string());
+    if !handed_over {
+        return tokio::net::TcpListener::bind(addr).await;
+    }
+    // SAFETY: under the socket-activation protocol fd 3 is a listening
+    // socket given to this process alone, and nothing else here uses it.
+    let std_listener = unsafe { std::net::TcpListener::from_raw_fd(FIRST_INHERITED_FD) };
+    std_listener.set_nonblocking(true)?;
+    tokio::net::TcpListener::from_std(std_listener)
+}
+
+/// Prints `listening on ADDR` on stdout (logs go to stderr), so whoever
+/// started the service on port 0 learns the port it got.
+pub fn announce(listener: &tokio::net::TcpListener) -> io::Result<SocketAddr> {
+    let addr = listener.local_addr()?;
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "listening on {addr}")?;
+    stdout.flush()?;
+    Ok(addr)
 }
 
 /// Completes on SIGINT or SIGTERM, so `docker stop` and Ctrl-C both let

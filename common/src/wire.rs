@@ -7,6 +7,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::digest::Sha256;
+use crate::ids::{BlobKey, NodeId};
+
+/// Pages of `GET /content`: how many items when the caller does not say,
+/// and the most one page holds.
+pub const DEFAULT_PAGE: u32 = 100;
+pub const MAX_PAGE: u32 = 1000;
+
 /// One stored object, as the distributor describes it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Content {
@@ -14,8 +22,8 @@ pub struct Content {
     pub filename: String,
     pub size: u64,
     pub content_type: String,
-    /// Hex SHA-256 of the bytes; the strong `ETag` is made from it.
-    pub sha256: String,
+    /// SHA-256 of the bytes; the strong `ETag` is made from it.
+    pub sha256: Sha256,
     /// Starts at 1 and grows by one with every replacement of the bytes.
     pub version: u32,
     pub created_at: DateTime<Utc>,
@@ -30,7 +38,7 @@ pub struct Content {
 /// Where one copy of an object lives.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Replica {
-    pub node: String,
+    pub node: NodeId,
     /// The copy on the node's public URL (what `?redirect=1` points at).
     pub uri: String,
     pub status: ReplicaStatus,
@@ -48,23 +56,13 @@ pub enum ReplicaStatus {
 }
 
 impl ReplicaStatus {
-    /// The name used on the wire and in the database.
+    /// The name used on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             ReplicaStatus::Ok => "ok",
             ReplicaStatus::Missing => "missing",
             ReplicaStatus::Corrupt => "corrupt",
         }
-    }
-
-    pub fn parse(text: &str) -> Option<Self> {
-        [
-            ReplicaStatus::Ok,
-            ReplicaStatus::Missing,
-            ReplicaStatus::Corrupt,
-        ]
-        .into_iter()
-        .find(|status| status.as_str() == text)
     }
 }
 
@@ -88,7 +86,7 @@ pub struct ContentPatch {
 /// What a storage node reports about itself on `GET /stats`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeStats {
-    pub node_id: String,
+    pub node_id: NodeId,
     /// Bytes of memory in use (the container's, where there is one).
     pub memory: u64,
     pub memory_total: u64,
@@ -111,7 +109,7 @@ pub enum NodeStatus {
 /// A storage node as the distributor sees it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeInfo {
-    pub id: String,
+    pub id: NodeId,
     pub url: String,
     pub public_url: Option<String>,
     pub status: NodeStatus,
@@ -153,7 +151,7 @@ pub struct RepairStats {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NodeStatsEntry {
-    pub id: String,
+    pub id: NodeId,
     pub status: NodeStatus,
     /// The node's last report, absent until it has answered once.
     #[serde(flatten)]
@@ -181,12 +179,31 @@ pub struct ErrorDetail {
     pub message: String,
 }
 
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+            },
+        }
+    }
+
+    /// Reads an error answer: the detail when `body` is an `ErrorBody`,
+    /// `None` when it is anything else.
+    pub fn decode(body: &[u8]) -> Option<ErrorDetail> {
+        serde_json::from_slice::<ErrorBody>(body)
+            .ok()
+            .map(|body| body.error)
+    }
+}
+
 /// A node's answer to `PUT /blobs/{key}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StoredBlob {
-    pub key: String,
+    pub key: BlobKey,
     pub size: u64,
-    pub sha256: String,
+    pub sha256: Sha256,
     /// The node's `storage` and `objects` just after this write, so the
     /// distributor's view is current before its next poll.
     #[serde(default)]
@@ -203,7 +220,7 @@ pub struct Inventory {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct InventoryEntry {
-    pub key: String,
+    pub key: BlobKey,
     pub size: u64,
     /// The last scrub found bytes that no longer match the blob's SHA-256.
     #[serde(default)]
@@ -216,7 +233,7 @@ pub struct InventoryEntry {
 pub struct ScrubReport {
     pub checked: u64,
     /// Keys of the blobs whose bytes no longer match.
-    pub corrupt: Vec<String>,
+    pub corrupt: Vec<BlobKey>,
 }
 
 #[cfg(test)]
@@ -226,10 +243,10 @@ mod tests {
     #[test]
     fn node_stats_flatten_into_the_cluster_view() {
         let entry = NodeStatsEntry {
-            id: "node1".into(),
+            id: NodeId::parse("node1").unwrap(),
             status: NodeStatus::Up,
             stats: Some(NodeStats {
-                node_id: "node1".into(),
+                node_id: NodeId::parse("node1").unwrap(),
                 memory: 1,
                 memory_total: 2,
                 storage: 3,
@@ -249,7 +266,7 @@ mod tests {
     #[test]
     fn a_down_node_without_stats_has_only_id_and_status() {
         let entry = NodeStatsEntry {
-            id: "node2".into(),
+            id: NodeId::parse("node2").unwrap(),
             status: NodeStatus::Down,
             stats: None,
         };

@@ -1,11 +1,75 @@
 //! The distributor's settings, read from the environment.
 
-use std::fmt;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::time::Duration;
 
-use cdn_common::env::{self, EnvError};
+use cdn_common::NodeId;
+use cdn_common::env::{EnvError, Setting, Vars};
+
+/// Every setting, with its default: read by [`Config::from_vars`] and
+/// listed by `cdn-dist --help`.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "DATABASE_URL",
+        default: None,
+        about: "PostgreSQL, e.g. postgres://user:password@db/cdn (required).",
+    },
+    Setting {
+        name: "NODES",
+        default: None,
+        about: "The storage nodes as id=url pairs, comma separated (required).",
+    },
+    Setting {
+        name: "LISTEN_ADDR",
+        default: Some("0.0.0.0:8000"),
+        about: "Address to serve on; port 0 takes a free port, printed on stdout.",
+    },
+    Setting {
+        name: "REPLICATION",
+        default: Some("1"),
+        about: "Copies kept of each object, 1 to the number of nodes.",
+    },
+    Setting {
+        name: "POLL_INTERVAL",
+        default: Some("2s"),
+        about: "How often every node's /stats is polled.",
+    },
+    Setting {
+        name: "DOWN_AFTER",
+        default: None,
+        about: "How long a node may miss its polls before it counts as down [default: 3 poll intervals].",
+    },
+    Setting {
+        name: "REPAIR_INTERVAL",
+        default: Some("10s"),
+        about: "How often inventories are compared with the catalogue and lost copies made again.",
+    },
+    Setting {
+        name: "REPAIR_GRACE",
+        default: Some("60s"),
+        about: "How long a node may stay down before its copies are made again elsewhere.",
+    },
+    Setting {
+        name: "ORPHAN_GRACE",
+        default: Some("1h"),
+        about: "How long a blob that nothing points at stays on its node before removal.",
+    },
+    Setting {
+        name: "PUBLIC_URL",
+        default: None,
+        about: "Base of the absolute URLs in answers [default: taken from each request's Host].",
+    },
+    Setting {
+        name: "RUST_LOG",
+        default: Some("info"),
+        about: "Log filter; RUST_LOG=info,access=off drops the per-request lines.",
+    },
+    Setting {
+        name: "LOG_FORMAT",
+        default: Some("text"),
+        about: "text, or json for one JSON object per line.",
+    },
+];
 
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -39,46 +103,14 @@ pub struct NodeAddress {
     pub url: reqwest::Url,
 }
 
-/// A node's name: `[A-Za-z0-9_-]{1,64}`, unique among the nodes.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct NodeId(String);
-
-impl NodeId {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl FromStr for NodeId {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
-        if (1..=64).contains(&text.len()) && text.chars().all(allowed) {
-            Ok(NodeId(text.to_owned()))
-        } else {
-            Err(format!(
-                "{text:?} is not a node id (use 1 to 64 of A-Z a-z 0-9 _ -)"
-            ))
-        }
-    }
-}
-
 impl Config {
     pub fn from_env() -> Result<Self, EnvError> {
-        let nodes = env::required("NODES").and_then(|text| {
-            parse_nodes(&text).map_err(|message| EnvError {
-                name: "NODES",
-                message,
-            })
-        })?;
-        let replication = env::parse_or("REPLICATION", 1usize)?;
+        Config::from_vars(&Vars::from_env(SETTINGS))
+    }
+
+    pub fn from_vars(vars: &Vars) -> Result<Self, EnvError> {
+        let nodes = vars.parse_with("NODES", parse_nodes)?;
+        let replication: usize = vars.parse("REPLICATION")?;
         if replication == 0 || replication > nodes.len() {
             return Err(EnvError {
                 name: "REPLICATION",
@@ -89,23 +121,22 @@ impl Config {
                 ),
             });
         }
-        let poll_interval =
-            env::parse_with("POLL_INTERVAL", Duration::from_secs(2), parse_interval)?;
+        let poll_interval = vars.parse_with("POLL_INTERVAL", parse_interval)?;
         Ok(Config {
-            database_url: env::required("DATABASE_URL")?,
-            listen_addr: env::parse_or("LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8000)))?,
+            database_url: vars.required("DATABASE_URL")?,
+            listen_addr: vars.parse("LISTEN_ADDR")?,
             nodes,
             poll_interval,
-            down_after: env::parse_with("DOWN_AFTER", poll_interval * 3, parse_interval)?,
+            down_after: vars
+                .parse_given("DOWN_AFTER", parse_interval)?
+                .unwrap_or(poll_interval * 3),
             replication,
-            repair_grace: env::parse_with("REPAIR_GRACE", Duration::from_secs(60), parse_interval)?,
-            orphan_grace: env::parse_with("ORPHAN_GRACE", Duration::from_secs(3600), parse_grace)?,
-            repair_interval: env::parse_with(
-                "REPAIR_INTERVAL",
-                Duration::from_secs(10),
-                parse_interval,
-            )?,
-            public_url: env::optional("PUBLIC_URL").map(|url| url.trim_end_matches('/').to_owned()),
+            repair_grace: vars.parse_with("REPAIR_GRACE", parse_interval)?,
+            orphan_grace: vars.parse_with("ORPHAN_GRACE", parse_grace)?,
+            repair_interval: vars.parse_with("REPAIR_INTERVAL", parse_interval)?,
+            public_url: vars
+                .given("PUBLIC_URL")
+                .map(|url| url.trim_end_matches('/').to_owned()),
         })
     }
 }
@@ -134,7 +165,7 @@ pub fn parse_nodes(text: &str) -> Result<Vec<NodeAddress>, String> {
         let (id, url) = pair
             .split_once('=')
             .ok_or_else(|| format!("{pair:?} is not id=url"))?;
-        let id: NodeId = id.trim().parse()?;
+        let id = NodeId::parse(id.trim()).map_err(|err| err.to_string())?;
         let mut url = reqwest::Url::parse(url.trim()).map_err(|err| format!("{url:?}: {err}"))?;
         // Blob paths are joined onto the URL, so it must name a directory.
         if !url.path().ends_with('/') {

@@ -6,9 +6,9 @@ use axum::extract::multipart::MultipartError;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cdn_common::wire::{ErrorBody, ErrorDetail};
+use cdn_common::wire::ErrorBody;
 
-use crate::placement::PlacementError;
+use crate::cluster::PlacementError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -75,12 +75,7 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: code.into(),
-                message,
-            },
-        };
+        let body = ErrorBody::new(code, message);
         let mut response = (status, Json(body)).into_response();
         if let ApiError::RangeNotSatisfiable { size } = self
             && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))

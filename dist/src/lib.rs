@@ -4,38 +4,31 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: settings from the environment, node ids.
-//! - `routes`: the public HTTP API, one module per group of routes.
-//! - `transfer`: streaming one body to every node chosen for its copies,
-//!   and copying a blob from node to node.
-//! - `delivery`: conditional requests, ranges, `Content-Disposition`.
-//! - `read`: reading bytes from the copies, with failover and checksums.
+//! Layers, each importing only those below it:
+//!
+//! - `api`: the native HTTP API (routes, request parsing, JSON answers).
+//! - `edge`: HTTP delivery semantics: validators, conditional requests,
+//!   ranges, `Content-Disposition`. Pure functions.
+//! - `upkeep`: the background tasks: polling, janitor, repair.
+//! - `objects`: the service layer: write, replace, rename, delete, read and
+//!   replicate objects. Every front and every task goes through it.
 //! - `catalog`: everything in PostgreSQL; the only module with SQL.
-//! - `cluster`: the nodes' health and stats, and the polling loop.
-//! - `placement`: which nodes get a new object (a pure function).
-//! - `node_client`: calls to the nodes' internal API.
-//! - `janitor`: removing blobs that no metadata points at.
-//! - `repair`: restoring missing, lost and corrupt copies; removing orphans
-//!   and surplus copies.
-//! - `metrics`: `GET /metrics`: node health, placements, repairs.
-//! - `error`: the one error type and its statuses.
-//! - `every`: the tick of the background tasks, until shutdown.
+//! - `cluster`: the nodes' health and stats, placement, and the node client.
+//!
+//! Beside them: [`config`] (settings), `state` (what handlers share),
+//! `error` (the one error type and its statuses) and `metrics`.
 
 pub mod config;
 
+mod api;
 mod catalog;
 mod cluster;
-mod delivery;
+mod edge;
 mod error;
-mod every;
-mod janitor;
 mod metrics;
-mod node_client;
-mod placement;
-mod read;
-mod repair;
-mod routes;
-mod transfer;
+mod objects;
+mod state;
+mod upkeep;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -44,14 +37,13 @@ use std::time::Duration;
 use anyhow::Context;
 use sqlx::postgres::PgPoolOptions;
 use tokio::net::TcpListener;
-use tokio_util::sync::CancellationToken;
 
 use crate::catalog::Catalog;
-use crate::cluster::Cluster;
+use crate::cluster::{Cluster, NodeClient};
 use crate::config::Config;
-use crate::node_client::NodeClient;
-use crate::repair::Repairer;
-use crate::routes::AppState;
+use crate::objects::Objects;
+use crate::state::AppState;
+use crate::upkeep::Upkeep;
 
 /// Connects to PostgreSQL, applies the migrations, starts polling the nodes
 /// and serves the API on `listener` until `shutdown` completes.
@@ -90,39 +82,16 @@ pub async fn run(
     // Know who is up before the first request is placed.
     cluster.poll(&nodes, Duration::from_secs(2)).await;
 
-    let repairer = Repairer {
-        catalog: catalog.clone(),
-        cluster: cluster.clone(),
-        client: nodes.clone(),
-        replication: config.replication,
-        grace: config.repair_grace,
-        orphan_grace: config.orphan_grace,
-        counters: Arc::default(),
-    };
-    let stop = CancellationToken::new();
-    let background = [
-        tokio::spawn(cluster::poll_forever(
-            cluster.clone(),
-            nodes.clone(),
-            config.poll_interval,
-            stop.clone(),
-        )),
-        tokio::spawn(repairer.clone().run(config.repair_interval, stop.clone())),
-        tokio::spawn(janitor::run(
-            catalog.clone(),
-            cluster.clone(),
-            nodes.clone(),
-            config.poll_interval,
-            stop.clone(),
-        )),
-    ];
-
-    let state = AppState {
+    let objects = Objects::new(
         catalog,
         cluster,
         nodes,
-        replication: config.replication,
-        repair: repairer.counters.clone(),
+        config.replication,
+        Arc::default(),
+    );
+    let upkeep = Upkeep::start(&objects, &config);
+    let state = AppState {
+        objects,
         public_url: config.public_url.as_deref().map(Arc::from),
     };
     tracing::info!(
@@ -133,14 +102,11 @@ pub async fn run(
     );
     let served = axum::serve(
         cdn_common::service::no_delay(listener),
-        routes::router(state),
+        api::router(state),
     )
     .with_graceful_shutdown(shutdown)
     .await
     .context("serving HTTP");
-    stop.cancel();
-    for task in background {
-        let _ = task.await;
-    }
+    upkeep.stop().await;
     served
 }

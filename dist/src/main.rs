@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cdn_dist::config::Config;
+use cdn_common::{env, service};
+use cdn_dist::config::{Config, SETTINGS};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,12 +16,21 @@ async fn main() -> ExitCode {
 }
 
 async fn start() -> anyhow::Result<ExitCode> {
+    if env::wants_help() {
+        print!(
+            "{}",
+            env::help(
+                "cdn-dist",
+                "the distributor of the mini CDN, its public front door.",
+                SETTINGS
+            )
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     if std::env::args().any(|arg| arg == "--healthcheck") {
-        let listen = cdn_common::env::parse_or(
-            "LISTEN_ADDR",
-            std::net::SocketAddr::from(([0, 0, 0, 0], 8000)),
-        )?;
-        let healthy = cdn_common::service::probe_health(listen);
+        // Only the address matters here: the rest may be unset.
+        let vars = env::Vars::from_env(SETTINGS);
+        let healthy = service::probe_health(vars.parse("LISTEN_ADDR")?);
         return Ok(if healthy {
             ExitCode::SUCCESS
         } else {
@@ -28,10 +38,11 @@ async fn start() -> anyhow::Result<ExitCode> {
         });
     }
     let config = Config::from_env()?;
-    cdn_common::service::init_tracing();
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+    service::init_tracing();
+    let listener = service::listener(config.listen_addr)
         .await
         .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
-    cdn_dist::run(listener, config, cdn_common::service::shutdown_signal()).await?;
+    service::announce(&listener)?;
+    cdn_dist::run(listener, config, service::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

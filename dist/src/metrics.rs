@@ -6,13 +6,12 @@
 //! scraped, so an age is the age now, not at the last poll. The rest are
 //! counted where they happen, through the functions below.
 
-use axum::extract::State;
-use axum::response::Response;
-use cdn_common::wire::NodeStatus;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use cdn_common::wire::{NodeStatus, RepairStats};
 use chrono::Utc;
 
 use crate::cluster::{Cluster, Node};
-use crate::routes::AppState;
 
 const NODE_UP: &str = "cdn_node_up";
 const NODE_POLL_AGE: &str = "cdn_node_last_poll_age_seconds";
@@ -77,17 +76,13 @@ pub fn init() {
     metrics::counter!(REPAIRED_BYTES).absolute(0);
 }
 
-/// `GET /metrics`.
-pub async fn render(State(state): State<AppState>) -> Response {
-    observe_cluster(&state.cluster);
-    cdn_common::observe::metrics_response()
-}
-
-fn observe_cluster(cluster: &Cluster) {
+/// Sets the node gauges from what the cluster knows now; called when
+/// `/metrics` is scraped.
+pub fn observe_cluster(cluster: &Cluster) {
     let now = Utc::now();
     for node in cluster.nodes() {
         let info = node.info();
-        let id = info.id;
+        let id = info.id.to_string();
         let up = info.status == NodeStatus::Up;
         metrics::gauge!(NODE_UP, "node" => id.clone()).set(if up { 1.0 } else { 0.0 });
         let age = info.last_seen.map_or(f64::INFINITY, |seen| {
@@ -111,12 +106,6 @@ pub fn placed(nodes: &[&Node]) {
     }
 }
 
-/// Sets how many objects have fewer good copies than they should; the
-/// repair pass calls it with its count each time it has looked.
-pub fn set_under_replicated(objects: u64) {
-    metrics::gauge!(UNDER_REPLICATED).set(objects as f64);
-}
-
 /// Counts one copy made again by the repair, `bytes` long.
 pub fn repair_succeeded(bytes: u64) {
     metrics::counter!(REPAIRS, "outcome" => "ok").increment(1);
@@ -126,4 +115,61 @@ pub fn repair_succeeded(bytes: u64) {
 /// Counts one copy the repair tried and failed to make.
 pub fn repair_failed() {
     metrics::counter!(REPAIRS, "outcome" => "failed").increment(1);
+}
+
+/// What has become of copies since start-up, for `/stats`: found bad by
+/// readers or by the repair task, and made again.
+#[derive(Default)]
+pub struct ReplicaHealth {
+    under_replicated: AtomicU64,
+    repaired: AtomicU64,
+    failed: AtomicU64,
+    lost_copies: AtomicU64,
+    orphans: AtomicU64,
+    surplus_removed: AtomicU64,
+}
+
+impl ReplicaHealth {
+    /// Copies found missing or corrupt (by a reader or an inventory).
+    pub fn count_lost_copy(&self) {
+        self.count_lost_copies(1);
+    }
+
+    pub fn count_lost_copies(&self, copies: u64) {
+        self.lost_copies.fetch_add(copies, Ordering::Relaxed);
+    }
+
+    pub fn count_repaired(&self) {
+        self.repaired.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_orphans(&self, blobs: u64) {
+        self.orphans.fetch_add(blobs, Ordering::Relaxed);
+    }
+
+    pub fn count_surplus_removed(&self) {
+        self.surplus_removed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many objects lack copies, as the last repair round counted.
+    pub fn set_under_replicated(&self, objects: u64) {
+        self.under_replicated.store(objects, Ordering::Relaxed);
+        metrics::gauge!(UNDER_REPLICATED).set(objects as f64);
+    }
+
+    pub fn snapshot(&self) -> RepairStats {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        RepairStats {
+            under_replicated: read(&self.under_replicated),
+            repaired: read(&self.repaired),
+            failed: read(&self.failed),
+            lost_copies: read(&self.lost_copies),
+            orphans: read(&self.orphans),
+            surplus_removed: read(&self.surplus_removed),
+        }
+    }
 }

@@ -4,13 +4,58 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cdn_common::ByteSize;
-use cdn_common::env::{self, EnvError};
+use cdn_common::env::{EnvError, Setting, Vars};
+use cdn_common::{ByteSize, NodeId};
+
+/// Every setting, with its default: read by [`Config::from_vars`] and
+/// listed by `cdn-node --help`.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "NODE_ID",
+        default: Some("node"),
+        about: "How the node names itself in /stats (A-Z a-z 0-9 _ -).",
+    },
+    Setting {
+        name: "LISTEN_ADDR",
+        default: Some("0.0.0.0:8080"),
+        about: "Address to serve on; port 0 takes a free port, printed on stdout.",
+    },
+    Setting {
+        name: "STORAGE_DIR",
+        default: Some("/storage"),
+        about: "The volume the blobs live on; the node owns everything below it.",
+    },
+    Setting {
+        name: "MAX_STORAGE",
+        default: Some("1GiB"),
+        about: "The most bytes of blobs the node holds (100M, 1.5GB, 512MiB or bytes).",
+    },
+    Setting {
+        name: "PUBLIC_URL",
+        default: None,
+        about: "How clients outside reach this node, for ?redirect=1 [default: http://localhost:<port>].",
+    },
+    Setting {
+        name: "SCRUB_INTERVAL",
+        default: Some("1h"),
+        about: "How often every blob is re-read and checked against its SHA-256, or off.",
+    },
+    Setting {
+        name: "RUST_LOG",
+        default: Some("info"),
+        about: "Log filter; RUST_LOG=info,access=off drops the per-request lines.",
+    },
+    Setting {
+        name: "LOG_FORMAT",
+        default: Some("text"),
+        about: "text, or json for one JSON object per line.",
+    },
+];
 
 #[derive(Clone, Debug)]
 pub struct Config {
     /// How the node names itself in `/stats`.
-    pub node_id: String,
+    pub node_id: NodeId,
     pub listen_addr: SocketAddr,
     /// The volume the blobs live on; the node owns everything below it.
     pub storage_dir: PathBuf,
@@ -25,23 +70,21 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, EnvError> {
-        let listen_addr = env::parse_or("LISTEN_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?;
+        Config::from_vars(&Vars::from_env(SETTINGS))
+    }
+
+    pub fn from_vars(vars: &Vars) -> Result<Self, EnvError> {
+        let listen_addr: SocketAddr = vars.parse("LISTEN_ADDR")?;
+        let public_url = vars
+            .given("PUBLIC_URL")
+            .unwrap_or_else(|| format!("http://localhost:{}", listen_addr.port()));
         Ok(Config {
-            node_id: env::optional("NODE_ID").unwrap_or_else(|| "node".into()),
+            node_id: vars.parse("NODE_ID")?,
             listen_addr,
-            storage_dir: env::optional("STORAGE_DIR")
-                .unwrap_or_else(|| "/storage".into())
-                .into(),
-            max_storage: env::parse_or("MAX_STORAGE", ByteSize(1 << 30))?,
-            public_url: env::optional("PUBLIC_URL")
-                .unwrap_or_else(|| format!("http://localhost:{}", listen_addr.port()))
-                .trim_end_matches('/')
-                .to_owned(),
-            scrub_interval: env::parse_with(
-                "SCRUB_INTERVAL",
-                Some(Duration::from_secs(3600)),
-                parse_scrub_interval,
-            )?,
+            storage_dir: vars.required("STORAGE_DIR")?.into(),
+            max_storage: vars.parse("MAX_STORAGE")?,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            scrub_interval: vars.parse_with("SCRUB_INTERVAL", parse_scrub_interval)?,
         })
     }
 }
@@ -55,5 +98,31 @@ fn parse_scrub_interval(text: &str) -> Result<Option<Duration>, String> {
         Ok(interval) if interval >= Duration::from_secs(1) => Ok(Some(interval)),
         Ok(_) => Err("must be at least 1s, or off".into()),
         Err(err) => Err(format!("{err} (try 1h, 30m or off)")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_make_a_working_node() {
+        let config = Config::from_vars(&Vars::from_pairs(SETTINGS, [("", ""); 0])).unwrap();
+        assert_eq!(config.node_id.as_str(), "node");
+        assert_eq!(config.max_storage, ByteSize(1 << 30));
+        assert_eq!(config.public_url, "http://localhost:8080");
+        assert_eq!(config.scrub_interval, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        for (name, value) in [
+            ("MAX_STORAGE", "lots"),
+            ("NODE_ID", "no de"),
+            ("SCRUB_INTERVAL", "0s"),
+        ] {
+            let err = Config::from_vars(&Vars::from_pairs(SETTINGS, [(name, value)])).unwrap_err();
+            assert_eq!(err.name, name);
+        }
     }
 }

@@ -1,7 +1,8 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cdn_node::config::Config;
+use cdn_common::{env, service};
+use cdn_node::config::{Config, SETTINGS};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -15,19 +16,27 @@ async fn main() -> ExitCode {
 }
 
 async fn start() -> anyhow::Result<ExitCode> {
+    if env::wants_help() {
+        print!(
+            "{}",
+            env::help("cdn-node", "a storage node of the mini CDN.", SETTINGS)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let config = Config::from_env()?;
     if std::env::args().any(|arg| arg == "--healthcheck") {
-        let healthy = cdn_common::service::probe_health(config.listen_addr);
+        let healthy = service::probe_health(config.listen_addr);
         return Ok(if healthy {
             ExitCode::SUCCESS
         } else {
             ExitCode::FAILURE
         });
     }
-    cdn_common::service::init_tracing();
-    let listener = tokio::net::TcpListener::bind(config.listen_addr)
+    service::init_tracing();
+    let listener = service::listener(config.listen_addr)
         .await
         .with_context(|| format!("LISTEN_ADDR: cannot listen on {}", config.listen_addr))?;
-    cdn_node::run(listener, config, cdn_common::service::shutdown_signal()).await?;
+    service::announce(&listener)?;
+    cdn_node::run(listener, config, service::shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -1,17 +1,19 @@
-//! The cluster's state: nodes, stats, liveness and readiness.
+//! The cluster's state: nodes, stats, metrics, liveness and readiness.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use cdn_common::wire::{ClusterStats, NodeList, NodeStatsEntry, Totals};
 
-use super::AppState;
 use crate::error::ApiError;
+use crate::state::AppState;
 
 pub async fn nodes(State(state): State<AppState>) -> Json<NodeList> {
     Json(NodeList {
         nodes: state
-            .cluster
+            .objects
+            .cluster()
             .nodes()
             .iter()
             .map(|node| node.info())
@@ -21,11 +23,12 @@ pub async fn nodes(State(state): State<AppState>) -> Json<NodeList> {
 
 pub async fn stats(State(state): State<AppState>) -> Result<Json<ClusterStats>, ApiError> {
     let nodes: Vec<NodeStatsEntry> = state
-        .cluster
+        .objects
+        .cluster()
         .nodes()
         .iter()
         .map(|node| NodeStatsEntry {
-            id: node.id.to_string(),
+            id: node.id.clone(),
             status: node.status(),
             stats: node.stats(),
         })
@@ -34,13 +37,19 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<ClusterStats>, 
     let totals = Totals {
         storage: reported().map(|stats| stats.storage).sum(),
         max_storage: reported().map(|stats| stats.max_storage).sum(),
-        objects: state.catalog.count().await? as u64,
+        objects: state.objects.count().await?,
     };
     Ok(Json(ClusterStats {
         nodes,
         totals,
-        repair: state.repair.snapshot(),
+        repair: state.objects.health().snapshot(),
     }))
+}
+
+/// `GET /metrics`: the node figures as known now, then every metric.
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    crate::metrics::observe_cluster(state.objects.cluster());
+    cdn_common::observe::metrics_response()
 }
 
 pub async fn healthz() -> &'static str {
@@ -49,10 +58,10 @@ pub async fn healthz() -> &'static str {
 
 /// Ready when the database answers and at least one node is up.
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    if state.catalog.ping().await.is_err() {
+    if state.objects.catalog().ping().await.is_err() {
         return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable");
     }
-    if !state.cluster.any_up() {
+    if !state.objects.cluster().any_up() {
         return (StatusCode::SERVICE_UNAVAILABLE, "no storage node is up");
     }
     (StatusCode::OK, "ready")

@@ -1,11 +1,15 @@
-//! The distributor's public HTTP API.
+//! The native HTTP API: each handler reads its request, calls the object
+//! layer and writes the answer.
+//!
+//! - `upload`: `POST /content`, `PUT /content/{id}`.
+//! - `content`: metadata: list, describe, rename, delete.
+//! - `data`: the bytes, `GET`/`HEAD /content/{id}/data`.
+//! - `cluster`: `/nodes`, `/stats`, `/metrics`, health and readiness.
 
 mod cluster;
 mod content;
 mod data;
 mod upload;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -13,28 +17,8 @@ use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use uuid::Uuid;
 
-use crate::catalog::Catalog;
-use crate::cluster::Cluster;
 use crate::error::ApiError;
-use crate::node_client::NodeClient;
-use crate::repair::RepairCounters;
-
-/// What every request handler shares.
-#[derive(Clone)]
-pub struct AppState {
-    /// Content metadata in PostgreSQL.
-    pub catalog: Catalog,
-    /// The storage nodes and their last known health.
-    pub cluster: Arc<Cluster>,
-    /// The connection pool to the nodes.
-    pub nodes: NodeClient,
-    /// Copies written of each object.
-    pub replication: usize,
-    /// What the repair task has found and done, for `/stats`.
-    pub repair: Arc<RepairCounters>,
-    /// Base of absolute URLs, when configured rather than taken from `Host`.
-    pub public_url: Option<Arc<str>>,
-}
+use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -51,7 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/stats", get(cluster::stats))
         .route("/healthz", get(cluster::healthz))
         .route("/readyz", get(cluster::readyz))
-        .route("/metrics", get(crate::metrics::render))
+        .route("/metrics", get(cluster::metrics))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Uploads are streamed to the nodes, whose room is the only limit.

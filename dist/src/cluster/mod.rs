@@ -1,18 +1,26 @@
-//! The storage nodes as the distributor sees them: their health, their last
-//! stats, and the polling that keeps both fresh.
+//! The storage nodes as the distributor sees them: their health and last
+//! stats (kept fresh by polling), where new copies go, and how to call
+//! them.
+//!
+//! - `placement`: the placement rule, a pure function.
+//! - `node_client`: the nodes' internal API as typed calls.
 
-use std::sync::{Arc, RwLock};
+mod node_client;
+mod placement;
+
+use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
+use cdn_common::NodeId;
 use cdn_common::wire::{NodeInfo, NodeStats, NodeStatus, StoredBlob};
 use chrono::{DateTime, Utc};
 use reqwest::Url;
-use tokio_util::sync::CancellationToken;
 
-use crate::config::{NodeAddress, NodeId};
-use crate::every::Every;
-use crate::node_client::NodeClient;
-use crate::placement::{self, Candidate, PlacementError};
+use crate::config::NodeAddress;
+use placement::Candidate;
+
+pub use node_client::{NodeCallError, NodeClient};
+pub use placement::PlacementError;
 
 pub struct Cluster {
     nodes: Vec<Node>,
@@ -80,7 +88,7 @@ impl Node {
     pub fn info(&self) -> NodeInfo {
         let health = self.health();
         NodeInfo {
-            id: self.id.to_string(),
+            id: self.id.clone(),
             url: self.url.to_string(),
             public_url: health.stats.as_ref().map(|stats| stats.public_url.clone()),
             status: health.status,
@@ -130,8 +138,17 @@ impl Cluster {
         &self.nodes
     }
 
-    pub fn node(&self, id: &str) -> Option<&Node> {
-        self.nodes.iter().find(|node| node.id.as_str() == id)
+    pub fn node(&self, id: &NodeId) -> Option<&Node> {
+        self.nodes.iter().find(|node| &node.id == id)
+    }
+
+    /// The ids of the nodes that `keep` selects.
+    pub fn ids_where(&self, keep: impl Fn(&Node) -> bool) -> Vec<NodeId> {
+        self.nodes
+            .iter()
+            .filter(|node| keep(node))
+            .map(|node| node.id.clone())
+            .collect()
     }
 
     pub fn any_up(&self) -> bool {
@@ -144,12 +161,12 @@ impl Cluster {
         &self,
         size: Option<u64>,
         copies: usize,
-        exclude: &[&str],
+        exclude: &[NodeId],
     ) -> Result<Vec<&Node>, PlacementError> {
         let healths: Vec<(&Node, Health)> = self
             .nodes
             .iter()
-            .filter(|node| !exclude.contains(&node.id.as_str()))
+            .filter(|node| !exclude.contains(&node.id))
             .map(|node| (node, node.health()))
             .collect();
         let up = healths
@@ -166,14 +183,14 @@ impl Cluster {
         let chosen = placement::choose(up, size, copies)?;
         Ok(chosen
             .into_iter()
-            .filter_map(|id| self.node(id.as_str()))
+            .filter_map(|id| self.node(id))
             .collect())
     }
 
     /// Takes the node's figures from its answer to a write, so uploads
     /// between two polls spread as the placement rule intends.
     pub fn note_stored(&self, id: &NodeId, blob: &StoredBlob) {
-        if let Some(node) = self.node(id.as_str()) {
+        if let Some(node) = self.node(id) {
             node.update(|health| {
                 health.last_write = Some(Instant::now());
                 if let Some(stats) = health.stats.as_mut() {
@@ -227,21 +244,6 @@ impl Cluster {
             });
         });
         futures::future::join_all(polls).await;
-    }
-}
-
-/// Polls every `interval` until `stop` is cancelled.
-pub async fn poll_forever(
-    cluster: Arc<Cluster>,
-    client: NodeClient,
-    interval: Duration,
-    stop: CancellationToken,
-) {
-    // A node that cannot answer well within one interval counts as down.
-    let timeout = interval.clamp(Duration::from_millis(500), Duration::from_secs(5));
-    let mut every = Every::new(interval, stop);
-    while every.tick().await {
-        cluster.poll(&client, timeout).await;
     }
 }
 

@@ -12,34 +12,98 @@ use std::io;
 use std::time::Duration;
 
 use bytes::Bytes;
+use cdn_common::{BlobKey, Hasher, NodeId, Sha256};
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
-use sha2::{Digest, Sha256};
 
-use crate::cluster::Node;
-use crate::node_client::NodeClient;
+use super::Objects;
+use crate::catalog::{ContentRecord, ReplicaState};
+use crate::cluster::{Node, NodeClient};
+use crate::error::ApiError;
 
 /// How long a node may take to start answering, or between two chunks.
 const STALL_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Inclusive byte positions.
+pub type ByteRange = (u64, u64);
+
 /// Reports a copy whose bytes did not match the SHA-256, so it can be
 /// repaired.
-pub type CorruptCopy = Box<dyn FnOnce(String) + Send>;
+type CorruptCopy = Box<dyn FnOnce(NodeId) + Send>;
 
-pub struct CopyReader {
+impl Objects {
+    /// The nodes holding a good copy, the likeliest to answer well first:
+    /// those up before those down, then the least loaded.
+    pub fn readable_copies(&self, record: &ContentRecord) -> Vec<&Node> {
+        let mut nodes: Vec<&Node> = record
+            .replicas
+            .iter()
+            .filter(|replica| replica.is_ok())
+            .filter_map(|replica| self.cluster.node(&replica.node_id))
+            .collect();
+        nodes.sort_by(|a, b| {
+            b.is_up()
+                .cmp(&a.is_up())
+                .then(a.load().total_cmp(&b.load()))
+        });
+        nodes
+    }
+
+    /// Opens the object's bytes, all of them or the inclusive `range`, from
+    /// the first copy that answers; 503 when none does.
+    pub async fn read(
+        &self,
+        record: &ContentRecord,
+        range: Option<ByteRange>,
+    ) -> Result<impl Stream<Item = io::Result<Bytes>> + Send + 'static, ApiError> {
+        let catalog = self.catalog.clone();
+        let health = self.health.clone();
+        let content_id = record.id;
+        let on_corrupt = Box::new(move |node: NodeId| {
+            health.count_lost_copy();
+            tokio::spawn(async move {
+                if let Err(err) = catalog
+                    .mark_replica(content_id, &node, ReplicaState::Corrupt)
+                    .await
+                {
+                    tracing::warn!(error = %err, "cannot record a corrupt copy");
+                }
+            });
+        });
+        let reader = CopyReader::open(
+            self.nodes.clone(),
+            record.blob_key.clone(),
+            &self.readable_copies(record),
+            range,
+            record.size,
+            record.sha256,
+            on_corrupt,
+        )
+        .await
+        .ok_or_else(|| {
+            ApiError::Unavailable(format!(
+                "no copy of content {} could be read right now",
+                record.id
+            ))
+        })?;
+        Ok(reader.into_stream())
+    }
+}
+
+struct CopyReader {
     client: NodeClient,
-    key: String,
+    key: BlobKey,
     /// Copies not yet tried: node id and URL.
-    copies: VecDeque<(String, reqwest::Url)>,
+    copies: VecDeque<(NodeId, reqwest::Url)>,
     /// Where the requested bytes start, and how many there are.
     first: u64,
     length: u64,
     /// Bytes taken from nodes so far.
     received: u64,
     /// The nodes read from, in order.
-    sources: Vec<String>,
+    sources: Vec<NodeId>,
     /// The hash so far and the one expected, for whole reads.
-    check: Option<(Sha256, String)>,
+    check: Option<(Hasher, Sha256)>,
     on_corrupt: Option<CorruptCopy>,
     body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,
     /// The chunk held back until the next one (or the hash) vouches for it.
@@ -49,13 +113,13 @@ pub struct CopyReader {
 impl CopyReader {
     /// Opens the first copy that answers. `range` is inclusive; `None` reads
     /// the whole `size` bytes and checks them against `sha256`.
-    pub async fn open(
+    async fn open(
         client: NodeClient,
-        key: String,
+        key: BlobKey,
         copies: &[&Node],
-        range: Option<(u64, u64)>,
+        range: Option<ByteRange>,
         size: u64,
-        sha256: String,
+        sha256: Sha256,
         on_corrupt: CorruptCopy,
     ) -> Option<Self> {
         let (first, length) = match range {
@@ -67,13 +131,13 @@ impl CopyReader {
             key,
             copies: copies
                 .iter()
-                .map(|node| (node.id.to_string(), node.url.clone()))
+                .map(|node| (node.id.clone(), node.url.clone()))
                 .collect(),
             first,
             length,
             received: 0,
             sources: Vec::new(),
-            check: range.is_none().then(|| (Sha256::new(), sha256)),
+            check: range.is_none().then(|| (Hasher::default(), sha256)),
             on_corrupt: Some(on_corrupt),
             body: None,
             held: None,
@@ -97,16 +161,16 @@ impl CopyReader {
                     return true;
                 }
                 Ok(Ok(response)) => tracing::warn!(
-                    node,
+                    %node,
                     key = %self.key,
                     expected = last - from + 1,
                     got = ?response.content_length(),
                     "copy has the wrong length"
                 ),
                 Ok(Err(err)) => {
-                    tracing::warn!(node, key = %self.key, error = %err, "copy unreadable")
+                    tracing::warn!(%node, key = %self.key, error = %err, "copy unreadable")
                 }
-                Err(_) => tracing::warn!(node, key = %self.key, "copy did not answer in time"),
+                Err(_) => tracing::warn!(%node, key = %self.key, "copy did not answer in time"),
             }
         }
         false
@@ -148,7 +212,7 @@ impl CopyReader {
                     };
                     tracing::warn!(
                         key = %self.key,
-                        node = self.sources.last().map(String::as_str),
+                        node = self.sources.last().map(NodeId::as_str),
                         at = self.received,
                         why,
                         "copy broke off mid-read; going on from the next copy"
@@ -162,8 +226,7 @@ impl CopyReader {
     /// Releases the held-back chunk once the whole read checks out.
     fn finish(&mut self) -> Option<io::Result<Bytes>> {
         if let Some((hasher, expected)) = self.check.take() {
-            let actual = hex::encode(hasher.finalize());
-            if actual != expected {
+            if hasher.finish().sha256 != expected {
                 tracing::warn!(key = %self.key, sources = ?self.sources, "bytes read do not match the SHA-256");
                 // With one source the culprit is known.
                 if let ([node], Some(report)) = (self.sources.as_slice(), self.on_corrupt.take()) {
@@ -178,7 +241,7 @@ impl CopyReader {
         self.held.take().map(Ok)
     }
 
-    pub fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
+    fn into_stream(self) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
         futures::stream::unfold(self, |mut reader| async move {
             let chunk = reader.next_chunk().await?;
             let failed = chunk.is_err();

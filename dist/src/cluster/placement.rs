@@ -8,7 +8,7 @@ use std::cmp::Ordering;
 
 use cdn_common::wire::NodeStats;
 
-use crate::config::NodeId;
+use cdn_common::NodeId;
 
 /// A node that is up, with its last reported stats.
 #[derive(Clone, Debug)]
@@ -78,7 +78,7 @@ mod tests {
 
     fn stats(storage: u64, max_storage: u64, memory: u64) -> NodeStats {
         NodeStats {
-            node_id: String::new(),
+            node_id: NodeId::parse("n").unwrap(),
             memory,
             memory_total: 1 << 30,
             storage,

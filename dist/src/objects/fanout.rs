@@ -1,5 +1,4 @@
-//! Moving bytes to nodes: one upload body to every node chosen for its
-//! copies at once, and one copy from node to node (repair).
+//! One upload body to every node chosen for its copies at once.
 //!
 //! Memory stays bounded: each node gets its chunks through a small channel,
 //! so the slowest node sets the pace and nothing is held whole.
@@ -9,41 +8,33 @@ use std::io;
 
 use bytes::Bytes;
 use cdn_common::wire::StoredBlob;
+use cdn_common::{BlobKey, Fingerprint, HashingStream, NodeId};
 use futures::channel::mpsc;
 use futures::{SinkExt, Stream, StreamExt};
-use sha2::{Digest, Sha256};
 
-use crate::cluster::Node;
-use crate::node_client::{NodeCallError, NodeClient};
+use crate::cluster::{Node, NodeCallError, NodeClient};
 
 /// Chunks in flight to each node; with the body's chunk size this bounds
 /// the memory one upload can take.
 const CHUNKS_IN_FLIGHT: usize = 8;
-
-/// What was written: the same on every node that confirmed it.
-#[derive(Clone, Debug)]
-pub struct Written {
-    pub size: u64,
-    pub sha256: String,
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransferError {
     #[error("the upload body broke off: {0}")]
     Body(String),
     #[error("node {node}: {error}")]
-    Node { node: String, error: NodeCallError },
+    Node { node: NodeId, error: NodeCallError },
     #[error("node {node} stored {stored} but {sent} was sent")]
     Mismatch {
-        node: String,
-        stored: String,
+        node: NodeId,
+        stored: Fingerprint,
         sent: String,
     },
 }
 
 /// The outcome of writing one body to several nodes.
 pub struct Fanout<'a> {
-    pub written: Written,
+    pub written: Fingerprint,
     /// The nodes that confirmed a whole, matching copy, with their answers.
     pub stored: Vec<(&'a Node, StoredBlob)>,
     /// The nodes that did not, and why.
@@ -57,12 +48,12 @@ pub struct Fanout<'a> {
 pub async fn write_copies<'a, S, E>(
     client: &NodeClient,
     nodes: &[&'a Node],
-    key: &str,
+    key: &BlobKey,
     len: Option<u64>,
     body: S,
 ) -> Result<Fanout<'a>, TransferError>
 where
-    S: Stream<Item = Result<Bytes, E>>,
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Display,
 {
     let mut senders = Vec::with_capacity(nodes.len());
@@ -76,43 +67,40 @@ where
     let (pumped, answers) = tokio::join!(pump(body, senders), futures::future::join_all(puts));
     let written = pumped?;
 
-    let mut fanout = Fanout {
-        written: written.clone().unwrap_or(Written {
-            size: 0,
-            sha256: String::new(),
-        }),
-        stored: Vec::new(),
-        failed: Vec::new(),
-    };
+    let mut stored = Vec::new();
+    let mut failed = Vec::new();
     for (node, answer) in answers {
-        let node_id = node.id.to_string();
         match (answer, &written) {
-            (Err(error), _) => fanout.failed.push(TransferError::Node {
-                node: node_id,
+            (Err(error), _) => failed.push(TransferError::Node {
+                node: node.id.clone(),
                 error,
             }),
             (Ok(blob), Some(sent)) if blob.size == sent.size && blob.sha256 == sent.sha256 => {
-                fanout.stored.push((node, blob))
+                stored.push((node, blob))
             }
-            (Ok(blob), _) => fanout.failed.push(TransferError::Mismatch {
-                node: node_id,
-                stored: format!("{} bytes with SHA-256 {}", blob.size, blob.sha256),
+            (Ok(blob), _) => failed.push(TransferError::Mismatch {
+                node: node.id.clone(),
+                stored: Fingerprint {
+                    size: blob.size,
+                    sha256: blob.sha256,
+                },
                 sent: written
                     .as_ref()
-                    .map_or("an unfinished body".into(), |sent| {
-                        format!("{} bytes with SHA-256 {}", sent.size, sent.sha256)
-                    }),
+                    .map_or("an unfinished body".into(), ToString::to_string),
             }),
         }
     }
-    if fanout.stored.is_empty() {
-        return Err(fanout
-            .failed
+    match written {
+        Some(written) if !stored.is_empty() => Ok(Fanout {
+            written,
+            stored,
+            failed,
+        }),
+        _ => Err(failed
             .into_iter()
             .next()
-            .unwrap_or_else(|| TransferError::Body("no node to write to".into())));
+            .unwrap_or_else(|| TransferError::Body("no node to write to".into()))),
     }
-    Ok(fanout)
 }
 
 /// Copies every chunk of the body to each node still reading, hashing as it
@@ -120,14 +108,12 @@ where
 async fn pump<S, E>(
     body: S,
     mut senders: Vec<Option<mpsc::Sender<Result<Bytes, io::Error>>>>,
-) -> Result<Option<Written>, TransferError>
+) -> Result<Option<Fingerprint>, TransferError>
 where
-    S: Stream<Item = Result<Bytes, E>>,
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
     E: Display,
 {
-    let mut body = std::pin::pin!(body);
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
+    let mut body = HashingStream::new(body);
     while let Some(chunk) = body.next().await {
         let chunk = match chunk {
             Ok(chunk) => chunk,
@@ -140,8 +126,6 @@ where
                 return Err(TransferError::Body(message));
             }
         };
-        hasher.update(&chunk);
-        size += chunk.len() as u64;
         for slot in &mut senders {
             // A node that hung up has answered why; the others go on.
             if let Some(sender) = slot
@@ -154,43 +138,5 @@ where
             return Ok(None);
         }
     }
-    Ok(Some(Written {
-        size,
-        sha256: hex::encode(hasher.finalize()),
-    }))
-}
-
-/// Copies blob `key` from `source` to `target`, streaming through the
-/// distributor. The copy counts only if the target confirms exactly `size`
-/// bytes with SHA-256 `sha256`: a corrupt source never spreads.
-pub async fn copy_blob(
-    client: &NodeClient,
-    source: &Node,
-    target: &Node,
-    key: &str,
-    size: u64,
-    sha256: &str,
-) -> Result<StoredBlob, TransferError> {
-    let node_error = |node: &Node, error| TransferError::Node {
-        node: node.id.to_string(),
-        error,
-    };
-    let range = (size > 0).then(|| (0, size - 1));
-    let response = client
-        .get_blob(&source.url, key, range)
-        .await
-        .map_err(|error| node_error(source, error))?;
-    let body = reqwest::Body::wrap_stream(response.bytes_stream());
-    let stored = client
-        .put_blob(&target.url, key, body, Some(size))
-        .await
-        .map_err(|error| node_error(target, error))?;
-    if stored.size != size || stored.sha256 != sha256 {
-        return Err(TransferError::Mismatch {
-            node: source.id.to_string(),
-            stored: format!("{} bytes with SHA-256 {}", stored.size, stored.sha256),
-            sent: format!("{size} bytes with SHA-256 {sha256}"),
-        });
-    }
-    Ok(stored)
+    Ok(body.fingerprint())
 }

@@ -5,6 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::http::{HeaderMap, header};
+use cdn_common::Sha256;
 use chrono::{DateTime, Utc};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
@@ -18,7 +19,7 @@ pub struct Validators {
 }
 
 impl Validators {
-    pub fn new(sha256: &str, updated_at: DateTime<Utc>) -> Self {
+    pub fn new(sha256: &Sha256, updated_at: DateTime<Utc>) -> Self {
         let seconds = updated_at.timestamp().max(0) as u64;
         Validators {
             etag: format!("\"{sha256}\""),
@@ -136,9 +137,12 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use std::sync::LazyLock;
+
+    static ABC: LazyLock<Sha256> = LazyLock::new(|| Sha256::of(b"abc"));
 
     fn validators() -> Validators {
-        Validators::new("abc", DateTime::from_timestamp(1_700_000_000, 500).unwrap())
+        Validators::new(&*ABC, DateTime::from_timestamp(1_700_000_000, 500).unwrap())
     }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {
@@ -152,8 +156,10 @@ mod tests {
     #[test]
     fn if_none_match_compares_tags_weakly() {
         let v = validators();
-        assert!(v.not_modified(&headers(&[(header::IF_NONE_MATCH, "\"abc\"")])));
-        assert!(v.not_modified(&headers(&[(header::IF_NONE_MATCH, "\"x\", W/\"abc\"")])));
+        let tag = format!("\"{}\"", *ABC);
+        assert!(v.not_modified(&headers(&[(header::IF_NONE_MATCH, tag.as_str())])));
+        let tags = format!("\"x\", W/\"{}\"", *ABC);
+        assert!(v.not_modified(&headers(&[(header::IF_NONE_MATCH, tags.as_str())])));
         assert!(v.not_modified(&headers(&[(header::IF_NONE_MATCH, "*")])));
         assert!(!v.not_modified(&headers(&[(header::IF_NONE_MATCH, "\"abd\"")])));
     }
@@ -222,7 +228,10 @@ mod tests {
                 &v,
             )
         };
-        assert_eq!(range("\"abc\""), Portion::Range { first: 0, last: 9 });
+        assert_eq!(
+            range(&format!("\"{}\"", *ABC)),
+            Portion::Range { first: 0, last: 9 }
+        );
         assert_eq!(range("\"old\""), Portion::Whole);
         assert_eq!(
             range(&v.last_modified_header()),

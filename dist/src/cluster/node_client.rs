@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use cdn_common::observe::forward_headers;
+use cdn_common::BlobKey;
 use cdn_common::wire::{ErrorBody, Inventory, NodeStats, StoredBlob};
 use reqwest::{StatusCode, Url, header};
 
@@ -58,7 +59,7 @@ impl NodeClient {
     pub async fn put_blob(
         &self,
         node: &Url,
-        key: &str,
+        key: &BlobKey,
         body: reqwest::Body,
         len: Option<u64>,
     ) -> Result<StoredBlob, NodeCallError> {
@@ -77,7 +78,7 @@ impl NodeClient {
     pub async fn get_blob(
         &self,
         node: &Url,
-        key: &str,
+        key: &BlobKey,
         range: Option<(u64, u64)>,
     ) -> Result<reqwest::Response, NodeCallError> {
         let mut request = self
@@ -91,7 +92,7 @@ impl NodeClient {
     }
 
     /// Removes the blob; one that is already gone counts as removed.
-    pub async fn delete_blob(&self, node: &Url, key: &str) -> Result<(), NodeCallError> {
+    pub async fn delete_blob(&self, node: &Url, key: &BlobKey) -> Result<(), NodeCallError> {
         let response = self
             .http
             .delete(blob_url(node, key))
@@ -106,7 +107,7 @@ impl NodeClient {
     }
 }
 
-pub fn blob_url(node: &Url, key: &str) -> Url {
+pub fn blob_url(node: &Url, key: &BlobKey) -> Url {
     endpoint(node, &format!("blobs/{key}"))
 }
 
@@ -122,9 +123,7 @@ async fn check(response: reqwest::Response) -> Result<reqwest::Response, NodeCal
         return Ok(response);
     }
     let text = response.text().await.unwrap_or_default();
-    let message = serde_json::from_str::<ErrorBody>(&text)
-        .map(|body| body.error.message)
-        .unwrap_or(text);
+    let message = ErrorBody::decode(text.as_bytes()).map_or(text, |detail| detail.message);
     if status == StatusCode::INSUFFICIENT_STORAGE {
         Err(NodeCallError::Full(message))
     } else {

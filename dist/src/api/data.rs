@@ -7,12 +7,10 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::{AppState, parse_id};
-use crate::catalog::{ContentRecord, ReplicaState};
-use crate::cluster::Node;
-use crate::delivery::{Portion, Validators, content_disposition, requested_portion};
+use super::parse_id;
+use crate::edge::{Portion, Validators, content_disposition, requested_portion};
 use crate::error::ApiError;
-use crate::read::CopyReader;
+use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
 pub struct DataParams {
@@ -33,11 +31,7 @@ pub async fn bytes(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let Query(params) = params?;
-    let record = state
-        .catalog
-        .get(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(id))?;
+    let record = state.objects.get(id).await?;
     let validators = Validators::new(&record.sha256, record.updated_at);
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, header_value(&validators.etag)?);
@@ -50,17 +44,18 @@ pub async fn bytes(
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
 
-    let size = record.size as u64;
+    let size = record.size;
     let portion = requested_portion(&request_headers, size, &validators);
     let (status, range) = match portion {
         Portion::Whole => (StatusCode::OK, None),
         Portion::Range { first, last } => (StatusCode::PARTIAL_CONTENT, Some((first, last))),
         Portion::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
     };
-    let copies = readable_copies(&state, &record);
     if flag(&params.redirect) {
-        let node = copies
-            .iter()
+        let node = state
+            .objects
+            .readable_copies(&record)
+            .into_iter()
             .find(|node| node.is_up())
             .ok_or_else(|| ApiError::Unavailable("no node holding this content is up".into()))?;
         let location = format!("{}/blobs/{}", node.public_url(), record.blob_key);
@@ -90,65 +85,8 @@ pub async fn bytes(
     if method == Method::HEAD {
         return Ok((status, headers).into_response());
     }
-    let body = open_copy(&state, &record, &copies, range).await?;
+    let body = Body::from_stream(state.objects.read(&record, range).await?);
     Ok((status, headers, body).into_response())
-}
-
-/// The nodes holding a good copy, the likeliest to answer well first: those
-/// up before those down, then the least loaded.
-fn readable_copies<'a>(state: &'a AppState, record: &ContentRecord) -> Vec<&'a Node> {
-    let mut nodes: Vec<&Node> = record
-        .replicas
-        .iter()
-        .filter(|replica| replica.is_ok())
-        .filter_map(|replica| state.cluster.node(&replica.node_id))
-        .collect();
-    nodes.sort_by(|a, b| {
-        b.is_up()
-            .cmp(&a.is_up())
-            .then(a.load().total_cmp(&b.load()))
-    });
-    nodes
-}
-
-/// Opens the copies for reading; 503 when none answers.
-async fn open_copy(
-    state: &AppState,
-    record: &ContentRecord,
-    copies: &[&Node],
-    range: Option<(u64, u64)>,
-) -> Result<Body, ApiError> {
-    let catalog = state.catalog.clone();
-    let counters = state.repair.clone();
-    let content_id = record.id;
-    let on_corrupt = Box::new(move |node: String| {
-        counters.count_lost_copy();
-        tokio::spawn(async move {
-            if let Err(err) = catalog
-                .mark_replica(content_id, &node, ReplicaState::Corrupt)
-                .await
-            {
-                tracing::warn!(error = %err, "cannot record a corrupt copy");
-            }
-        });
-    });
-    let reader = CopyReader::open(
-        state.nodes.clone(),
-        record.blob_key.clone(),
-        copies,
-        range,
-        record.size as u64,
-        record.sha256.clone(),
-        on_corrupt,
-    )
-    .await
-    .ok_or_else(|| {
-        ApiError::Unavailable(format!(
-            "no copy of content {} could be read right now",
-            record.id
-        ))
-    })?;
-    Ok(Body::from_stream(reader.into_stream()))
 }
 
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {

@@ -1,0 +1,132 @@
+//! Metadata routes: list, describe, rename, delete.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use cdn_common::wire::{Content, ContentList, ContentPatch, DEFAULT_PAGE, MAX_PAGE, Replica};
+use serde::Deserialize;
+
+use super::{base_url, parse_id};
+use crate::catalog::ContentRecord;
+use crate::cluster::Cluster;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize)]
+pub struct ListParams {
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    params: Result<Query<ListParams>, QueryRejection>,
+) -> Result<Json<ContentList>, ApiError> {
+    let Query(params) = params?;
+    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to {MAX_PAGE}, not {limit}"
+        )));
+    }
+    let before = params
+        .cursor
+        .as_deref()
+        .map(|cursor| {
+            uuid::Uuid::try_parse(cursor).map_err(|_| {
+                ApiError::BadRequest(format!("{cursor:?} is not a cursor from a previous page"))
+            })
+        })
+        .transpose()?;
+    // One more than asked tells whether another page follows.
+    let mut records = state.objects.list(before, limit + 1).await?;
+    let next_cursor = if records.len() > limit as usize {
+        records.truncate(limit as usize);
+        records.last().map(|record| record.id.to_string())
+    } else {
+        None
+    };
+    let base = base_url(&state, &headers);
+    Ok(Json(ContentList {
+        items: records
+            .iter()
+            .map(|record| describe(record, &base, state.objects.cluster()))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+pub async fn info(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Json<Content>, ApiError> {
+    let record = state.objects.get(parse_id(&id)?).await?;
+    Ok(Json(view(&state, &headers, &record)))
+}
+
+pub async fn patch(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Json<ContentPatch>, JsonRejection>,
+) -> Result<Json<Content>, ApiError> {
+    let id = parse_id(&id)?;
+    let Json(change) = body?;
+    let record = state
+        .objects
+        .patch(
+            id,
+            change.filename.as_deref(),
+            change.content_type.as_deref(),
+        )
+        .await?;
+    Ok(Json(view(&state, &headers, &record)))
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.objects.delete(parse_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The object described for the client that asked.
+pub fn view(state: &AppState, headers: &HeaderMap, record: &ContentRecord) -> Content {
+    describe(record, &base_url(state, headers), state.objects.cluster())
+}
+
+/// The public description of a stored object.
+fn describe(record: &ContentRecord, base: &str, cluster: &Cluster) -> Content {
+    let replicas = record
+        .replicas
+        .iter()
+        .map(|replica| {
+            let public = cluster
+                .node(&replica.node_id)
+                .map(|node| node.public_url())
+                .unwrap_or_default();
+            Replica {
+                node: replica.node_id.clone(),
+                uri: format!("{public}/blobs/{}", record.blob_key),
+                status: replica.state.into(),
+            }
+        })
+        .collect();
+    Content {
+        id: record.id,
+        filename: record.filename.clone(),
+        size: record.size,
+        content_type: record.content_type.clone(),
+        sha256: record.sha256,
+        version: record.version,
+        created_at: record.created_at,
+        updated_at: record.updated_at,
+        uri: format!("{base}/content/{}/data", record.id),
+        replicas,
+        status: "OK".into(),
+    }
+}

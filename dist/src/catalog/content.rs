@@ -1,0 +1,227 @@
+//! Objects and their versions. Each change answers with the object as that
+//! change left it, read inside its own transaction, so concurrent changes
+//! never answer with each other's version.
+
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{Catalog, ContentRecord, ContentRow, NewBytes, SELECT_CONTENT, StrayBlob};
+
+/// A change of name or type; `None` keeps what is there.
+#[derive(Clone, Debug, Default)]
+pub struct MetadataChange<'a> {
+    pub filename: Option<&'a str>,
+    pub content_type: Option<&'a str>,
+}
+
+impl Catalog {
+    pub async fn get(&self, id: Uuid) -> Result<Option<ContentRecord>, sqlx::Error> {
+        if let Some(record) = self.recent.get(id) {
+            return Ok(Some(record));
+        }
+        let generation = self.recent.generation();
+        let record = fetch(&self.pool, id).await?;
+        if let Some(record) = &record {
+            self.recent.put(generation, record.clone());
+        }
+        Ok(record)
+    }
+
+    /// Newest first (ids are time-ordered UUIDv7), starting after `before`.
+    pub async fn list(
+        &self,
+        before: Option<Uuid>,
+        limit: i64,
+    ) -> Result<Vec<ContentRecord>, sqlx::Error> {
+        let rows: Vec<ContentRow> = sqlx::query_as(&format!(
+            "{SELECT_CONTENT}
+             WHERE $1::uuid IS NULL OR c.id < $1
+             ORDER BY c.id DESC LIMIT $2"
+        ))
+        .bind(before)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(ContentRecord::from).collect())
+    }
+
+    pub async fn count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT count(*) FROM content")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Adds a new object whose bytes are already on their nodes.
+    pub async fn insert(
+        &self,
+        id: Uuid,
+        filename: &str,
+        content_type: &str,
+        bytes: &NewBytes,
+    ) -> Result<ContentRecord, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO content (id, filename, content_type, size, sha256, blob_key)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(id)
+        .bind(filename)
+        .bind(content_type)
+        .bind(bytes.size as i64)
+        .bind(bytes.sha256)
+        .bind(&bytes.blob_key)
+        .execute(&mut *tx)
+        .await?;
+        adopt_copies(&mut tx, id, bytes).await?;
+        let record = fetch(&mut *tx, id).await?;
+        tx.commit().await?;
+        record.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// Points the object at new bytes, already on their nodes, in one
+    /// transaction: readers see the old version or the new one. Returns the
+    /// new version and the old copies, now stray; `None` when the object is
+    /// gone.
+    pub async fn replace(
+        &self,
+        id: Uuid,
+        change: MetadataChange<'_>,
+        bytes: &NewBytes,
+    ) -> Result<Option<(ContentRecord, Vec<StrayBlob>)>, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(id));
+        let mut tx = self.pool.begin().await?;
+        let old_key: Option<String> =
+            sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(old_key) = old_key else {
+            return Ok(None);
+        };
+        let strays = retire_copies(&mut tx, id, &old_key).await?;
+        sqlx::query(
+            "UPDATE content SET
+                 filename = coalesce($2, filename),
+                 content_type = coalesce($3, content_type),
+                 size = $4, sha256 = $5, blob_key = $6,
+                 version = version + 1, updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(change.filename)
+        .bind(change.content_type)
+        .bind(bytes.size as i64)
+        .bind(bytes.sha256)
+        .bind(&bytes.blob_key)
+        .execute(&mut *tx)
+        .await?;
+        adopt_copies(&mut tx, id, bytes).await?;
+        let record = fetch(&mut *tx, id).await?;
+        tx.commit().await?;
+        Ok(record.map(|record| (record, strays)))
+    }
+
+    /// Changes the name or type; `None` when the object does not exist.
+    pub async fn patch(
+        &self,
+        id: Uuid,
+        change: MetadataChange<'_>,
+    ) -> Result<Option<ContentRecord>, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(id));
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE content SET
+                 filename = coalesce($2, filename),
+                 content_type = coalesce($3, content_type),
+                 updated_at = now()
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(change.filename)
+        .bind(change.content_type)
+        .execute(&mut *tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let record = fetch(&mut *tx, id).await?;
+        tx.commit().await?;
+        Ok(record)
+    }
+
+    /// Removes the object; its copies become stray. `None` when it did not
+    /// exist.
+    pub async fn delete(&self, id: Uuid) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
+        let _forget = self.recent.forget_when_done(Some(id));
+        let mut tx = self.pool.begin().await?;
+        let key: Option<String> =
+            sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let strays = retire_copies(&mut tx, id, &key).await?;
+        sqlx::query("DELETE FROM content WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Some(strays))
+    }
+}
+
+/// The object as PostgreSQL has it now (or as `executor`'s transaction
+/// sees it).
+async fn fetch<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    id: Uuid,
+) -> Result<Option<ContentRecord>, sqlx::Error> {
+    let row: Option<ContentRow> = sqlx::query_as(&format!("{SELECT_CONTENT} WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(executor)
+        .await?;
+    Ok(row.map(ContentRecord::from))
+}
+
+/// Records the new copies and clears them from the stray list.
+async fn adopt_copies(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    bytes: &NewBytes,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO replica (content_id, node_id, state)
+         SELECT $1, node, 'ok' FROM unnest($2::text[]) AS node",
+    )
+    .bind(id)
+    .bind(&bytes.nodes)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM stray_blob WHERE blob_key = $1 AND node_id = ANY($2)")
+        .bind(&bytes.blob_key)
+        .bind(&bytes.nodes)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Drops the object's copy records and lists the copies as stray, due now.
+async fn retire_copies(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    key: &str,
+) -> Result<Vec<StrayBlob>, sqlx::Error> {
+    sqlx::query_as(
+        "WITH gone AS (DELETE FROM replica WHERE content_id = $1 RETURNING node_id)
+         INSERT INTO stray_blob (node_id, blob_key, due_at)
+         SELECT node_id, $2, now() FROM gone
+         ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()
+         RETURNING node_id, blob_key",
+    )
+    .bind(id)
+    .bind(key)
+    .fetch_all(&mut **tx)
+    .await
+}

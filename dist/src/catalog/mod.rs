@@ -1,0 +1,175 @@
+//! The content catalogue in PostgreSQL: objects, where their copies live,
+//! and the stray blobs still to be removed from nodes. Only this module
+//! speaks SQL.
+//!
+//! - `content`: objects and their versions (insert, replace, rename,
+//!   delete, read, list).
+//! - `copies`: what is known of each copy (`replica`), and what the
+//!   repair task asks and changes.
+//! - `strays`: blobs on nodes that nothing points at (`stray_blob`), to
+//!   be removed.
+//! - `recent`: a short memory of objects read, so hot reads skip the
+//!   database.
+
+mod content;
+mod copies;
+mod recent;
+mod strays;
+
+use std::sync::Arc;
+
+use cdn_common::wire::ReplicaStatus;
+use cdn_common::{BlobKey, NodeId, Sha256};
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgPool};
+use uuid::Uuid;
+
+pub use content::MetadataChange;
+pub use copies::Replication;
+pub use strays::StrayBlob;
+
+use recent::RecentContent;
+
+/// Migrations from `migrations/`, built into the binary.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Clone)]
+pub struct Catalog {
+    pool: PgPool,
+    /// Objects read lately, so that a read of popular content does not ask
+    /// PostgreSQL each time.
+    recent: Arc<RecentContent>,
+}
+
+/// One object as the catalogue has it.
+#[derive(Clone, Debug)]
+pub struct ContentRecord {
+    pub id: Uuid,
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    pub sha256: Sha256,
+    pub version: u32,
+    pub blob_key: BlobKey,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub replicas: Vec<ReplicaRecord>,
+}
+
+/// What is known of one copy.
+#[derive(Clone, Debug)]
+pub struct ReplicaRecord {
+    pub node_id: NodeId,
+    pub state: ReplicaState,
+}
+
+impl ReplicaRecord {
+    pub fn is_ok(&self) -> bool {
+        self.state == ReplicaState::Ok
+    }
+}
+
+/// The `replica_state` type in SQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "replica_state", rename_all = "lowercase")]
+pub enum ReplicaState {
+    /// The node confirmed a whole copy with the object's SHA-256.
+    Ok,
+    /// The node no longer has the copy.
+    Missing,
+    /// The node has bytes that do not match the SHA-256.
+    Corrupt,
+}
+
+impl From<ReplicaState> for ReplicaStatus {
+    fn from(state: ReplicaState) -> Self {
+        match state {
+            ReplicaState::Ok => ReplicaStatus::Ok,
+            ReplicaState::Missing => ReplicaStatus::Missing,
+            ReplicaState::Corrupt => ReplicaStatus::Corrupt,
+        }
+    }
+}
+
+/// The bytes of a new object or version, as written to the nodes.
+#[derive(Clone, Debug)]
+pub struct NewBytes {
+    pub blob_key: BlobKey,
+    pub size: u64,
+    pub sha256: Sha256,
+    /// The nodes that confirmed a whole copy.
+    pub nodes: Vec<NodeId>,
+}
+
+/// A `content` row with its copies as two arrays in node order, so that
+/// one query reads an object whole.
+#[derive(FromRow)]
+struct ContentRow {
+    id: Uuid,
+    filename: String,
+    content_type: String,
+    size: i64,
+    sha256: Sha256,
+    version: i32,
+    blob_key: BlobKey,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    replica_nodes: Vec<NodeId>,
+    replica_states: Vec<ReplicaState>,
+}
+
+impl From<ContentRow> for ContentRecord {
+    fn from(row: ContentRow) -> Self {
+        let replicas = row
+            .replica_nodes
+            .into_iter()
+            .zip(row.replica_states)
+            .map(|(node_id, state)| ReplicaRecord { node_id, state })
+            .collect();
+        ContentRecord {
+            id: row.id,
+            filename: row.filename,
+            content_type: row.content_type,
+            // The table's CHECKs keep both non-negative.
+            size: row.size.max(0) as u64,
+            sha256: row.sha256,
+            version: row.version.max(1) as u32,
+            blob_key: row.blob_key,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            replicas,
+        }
+    }
+}
+
+/// Reads `ContentRow`s from `content c`; a query adds its own conditions.
+const SELECT_CONTENT: &str = "
+    SELECT c.id, c.filename, c.content_type, c.size, c.sha256, c.version, c.blob_key,
+           c.created_at, c.updated_at,
+           coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states
+    FROM content c
+    LEFT JOIN LATERAL (
+        SELECT array_agg(node_id ORDER BY node_id) AS nodes,
+               array_agg(state ORDER BY node_id) AS states
+        FROM replica WHERE content_id = c.id
+    ) r ON true";
+
+impl Catalog {
+    pub fn new(pool: PgPool) -> Self {
+        Catalog {
+            pool,
+            recent: Arc::default(),
+        }
+    }
+
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
+    }
+
+    /// The database's clock, so that times compared in SQL agree.
+    pub async fn now(&self) -> Result<DateTime<Utc>, sqlx::Error> {
+        sqlx::query_scalar("SELECT now()")
+            .fetch_one(&self.pool)
+            .await
+    }
+}

@@ -1,0 +1,181 @@
+//! The service layer: every operation on stored objects, whichever front
+//! asks (the native API today; S3, the dashboard and repair tomorrow).
+//! Fronts translate their protocol to these calls and back; none of them
+//! talks to a node or to the catalogue directly.
+//!
+//! - this module: reading metadata, renaming, deleting, and removing
+//!   copies nothing points at.
+//! - `write`: storing new bytes (place, fan out, confirm, record) for a new
+//!   object or a new version.
+//! - `fanout`: streaming one body to several nodes at once.
+//! - `replicate`: one more copy of a blob from an existing one.
+//! - `read`: reading bytes from the copies, with failover.
+
+mod fanout;
+mod read;
+mod replicate;
+mod write;
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use crate::catalog::{Catalog, ContentRecord, MetadataChange, StrayBlob};
+use crate::cluster::{Cluster, NodeClient};
+use crate::error::ApiError;
+use crate::metrics::ReplicaHealth;
+
+pub use replicate::{BlobSpec, Owner};
+pub use write::NewObject;
+
+/// The object operations and what they need.
+#[derive(Clone)]
+pub struct Objects {
+    catalog: Catalog,
+    cluster: Arc<Cluster>,
+    nodes: NodeClient,
+    /// Copies written of each object.
+    replication: usize,
+    /// Copies found bad and made again, for `/stats`.
+    health: Arc<ReplicaHealth>,
+}
+
+impl Objects {
+    pub fn new(
+        catalog: Catalog,
+        cluster: Arc<Cluster>,
+        nodes: NodeClient,
+        replication: usize,
+        health: Arc<ReplicaHealth>,
+    ) -> Self {
+        Objects {
+            catalog,
+            cluster,
+            nodes,
+            replication,
+            health,
+        }
+    }
+
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
+
+    /// The nodes' internal API, for the upkeep tasks' polls and
+    /// inventories.
+    pub fn node_client(&self) -> &NodeClient {
+        &self.nodes
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    pub fn health(&self) -> &ReplicaHealth {
+        &self.health
+    }
+
+    pub fn replication(&self) -> usize {
+        self.replication
+    }
+
+    pub async fn get(&self, id: Uuid) -> Result<ContentRecord, ApiError> {
+        self.catalog
+            .get(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(id))
+    }
+
+    /// Newest first, `limit` at most, starting after `before`.
+    pub async fn list(
+        &self,
+        before: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<ContentRecord>, ApiError> {
+        Ok(self.catalog.list(before, i64::from(limit)).await?)
+    }
+
+    pub async fn count(&self) -> Result<u64, ApiError> {
+        Ok(self.catalog.count().await?.max(0) as u64)
+    }
+
+    /// Renames or retypes an object; its bytes stay as they are.
+    pub async fn patch(
+        &self,
+        id: Uuid,
+        filename: Option<&str>,
+        content_type: Option<&str>,
+    ) -> Result<ContentRecord, ApiError> {
+        let filename = filename.map(check_filename).transpose()?;
+        let content_type = content_type.map(check_content_type).transpose()?;
+        let change = MetadataChange {
+            filename: filename.as_deref(),
+            content_type: content_type.as_deref(),
+        };
+        self.catalog
+            .patch(id, change)
+            .await?
+            .ok_or_else(|| ApiError::not_found(id))
+    }
+
+    /// Removes an object and, as far as the nodes answer, its copies.
+    pub async fn delete(&self, id: Uuid) -> Result<(), ApiError> {
+        let strays = self
+            .catalog
+            .delete(id)
+            .await?
+            .ok_or_else(|| ApiError::not_found(id))?;
+        self.remove_strays(strays).await;
+        Ok(())
+    }
+
+    /// Removes copies nothing points at from their nodes now, and forgets
+    /// those removed; the rest stay listed for the janitor's next round.
+    pub async fn remove_strays(&self, strays: Vec<StrayBlob>) {
+        let removals = strays.into_iter().map(|stray| async move {
+            let Some(node) = self.cluster.node(&stray.node_id) else {
+                // The node left the configuration: nothing can reach the blob.
+                return (stray, true);
+            };
+            match self.nodes.delete_blob(&node.url, &stray.blob_key).await {
+                Ok(()) => (stray, true),
+                Err(err) => {
+                    tracing::debug!(node = %stray.node_id, key = %stray.blob_key, error = %err, "stray blob kept for later");
+                    (stray, false)
+                }
+            }
+        });
+        for (stray, removed) in futures::future::join_all(removals).await {
+            if removed && let Err(err) = self.catalog.forget_stray(&stray).await {
+                tracing::warn!(error = %err, "cannot record a stray blob's removal");
+            }
+        }
+    }
+}
+
+/// A file name is metadata only: any text a person could mean as a name.
+pub fn check_filename(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 255 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(
+            "a file name must be 1 to 255 bytes of text without control characters".into(),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+pub fn check_content_type(value: &str) -> Result<String, ApiError> {
+    value
+        .trim()
+        .parse::<mime_guess::mime::Mime>()
+        .map(|mime| mime.to_string())
+        .map_err(|_| {
+            ApiError::BadRequest(format!("{value:?} is not a media type such as text/plain"))
+        })
+}
+
+fn guess_content_type(filename: &str) -> String {
+    mime_guess::from_path(filename)
+        .first_or_octet_stream()
+        .to_string()
+}

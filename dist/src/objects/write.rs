@@ -1,0 +1,202 @@
+//! Storing new bytes: a new object, or a new version of one.
+//!
+//! The bytes are placed on `REPLICATION` nodes, streamed to all of them at
+//! once, and confirmed by each node's size and SHA-256; a node that fails
+//! mid-write is made up for by a copy from one that did not. Only then is
+//! the object recorded. On any failure no copy is left behind: each was
+//! listed as stray before its first byte.
+
+use std::fmt::Display;
+
+use bytes::Bytes;
+use cdn_common::{BlobKey, Fingerprint, NodeId};
+use futures::Stream;
+use uuid::Uuid;
+
+use super::fanout::{TransferError, write_copies};
+use super::replicate::{BlobSpec, Owner};
+use super::{Objects, check_content_type, check_filename, guess_content_type};
+use crate::catalog::{ContentRecord, MetadataChange, NewBytes};
+use crate::cluster::NodeCallError;
+use crate::error::ApiError;
+use crate::metrics;
+
+/// What a writer says of new bytes besides the bytes themselves.
+#[derive(Clone, Debug, Default)]
+pub struct NewObject {
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    /// The length announced, if any, so a node without room refuses before
+    /// the first byte.
+    pub len: Option<u64>,
+}
+
+impl Objects {
+    /// Stores a new object. Its name defaults to its id, its type to one
+    /// guessed from the name.
+    pub async fn create<S, E>(&self, new: NewObject, body: S) -> Result<ContentRecord, ApiError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        let filename = new.filename.as_deref().map(check_filename).transpose()?;
+        let content_type = new
+            .content_type
+            .as_deref()
+            .map(check_content_type)
+            .transpose()?;
+        let bytes = self.write_bytes(new.len, body).await?;
+        let id = Uuid::now_v7();
+        let filename = filename.unwrap_or_else(|| id.to_string());
+        let content_type = content_type.unwrap_or_else(|| guess_content_type(&filename));
+        match self
+            .catalog
+            .insert(id, &filename, &content_type, &bytes)
+            .await
+        {
+            Ok(record) => Ok(record),
+            Err(err) => {
+                self.abandon(&bytes.blob_key, &bytes.nodes).await;
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Replaces an object's bytes with a new version. An explicit type
+    /// wins; a new name without one gets its type guessed; otherwise the
+    /// type stays as it was.
+    pub async fn replace<S, E>(
+        &self,
+        id: Uuid,
+        new: NewObject,
+        body: S,
+    ) -> Result<ContentRecord, ApiError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        let filename = new.filename.as_deref().map(check_filename).transpose()?;
+        let content_type = new
+            .content_type
+            .as_deref()
+            .map(check_content_type)
+            .transpose()?
+            .or_else(|| filename.as_deref().map(guess_content_type));
+        // Refuse before any byte is written when there is nothing to replace.
+        self.get(id).await?;
+        let bytes = self.write_bytes(new.len, body).await?;
+        let change = MetadataChange {
+            filename: filename.as_deref(),
+            content_type: content_type.as_deref(),
+        };
+        match self.catalog.replace(id, change, &bytes).await {
+            Ok(Some((record, old_copies))) => {
+                self.remove_strays(old_copies).await;
+                Ok(record)
+            }
+            Ok(None) => {
+                self.abandon(&bytes.blob_key, &bytes.nodes).await;
+                Err(ApiError::not_found(id))
+            }
+            Err(err) => {
+                self.abandon(&bytes.blob_key, &bytes.nodes).await;
+                Err(err.into())
+            }
+        }
+    }
+
+    /// Places, writes and confirms the copies of one body of `len` bytes
+    /// (when known). On failure no copy is left behind.
+    async fn write_bytes<S, E>(&self, len: Option<u64>, body: S) -> Result<NewBytes, ApiError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Unpin,
+        E: Display,
+    {
+        let chosen = self.cluster.place(len, self.replication, &[])?;
+        metrics::placed(&chosen);
+        let chosen_ids: Vec<NodeId> = chosen.iter().map(|node| node.id.clone()).collect();
+        let key = BlobKey::generate();
+        self.catalog.expect_blobs(&chosen_ids, &key).await?;
+        let fanout = match write_copies(&self.nodes, &chosen, &key, len, body).await {
+            Ok(fanout) => fanout,
+            Err(err) => {
+                self.abandon(&key, &chosen_ids).await;
+                return Err(transfer_error(err));
+            }
+        };
+        let mut holders = fanout.stored;
+        let failed: Vec<NodeId> = chosen_ids
+            .iter()
+            .filter(|id| holders.iter().all(|(node, _)| &node.id != *id))
+            .cloned()
+            .collect();
+        if !failed.is_empty() {
+            for err in &fanout.failed {
+                tracing::warn!(%key, error = %err, "a copy failed; placing it elsewhere");
+            }
+            self.abandon(&key, &failed).await;
+        }
+
+        // Make up for nodes that failed mid-write by copying from one that
+        // did not, so the upload still ends with every copy it promised.
+        if holders.len() < self.replication {
+            let blob = BlobSpec {
+                key: key.clone(),
+                expected: fanout.written,
+                owner: Owner::Upload,
+            };
+            let mut tried = chosen_ids.clone();
+            let wanted = self.replication - holders.len();
+            let replicated = self
+                .replicate(&blob, holders[0].0, &mut tried, wanted)
+                .await?;
+            holders.extend(replicated.made);
+        }
+        let holder_ids: Vec<NodeId> = holders.iter().map(|(node, _)| node.id.clone()).collect();
+        if holders.len() < self.replication {
+            self.abandon(&key, &holder_ids).await;
+            return Err(ApiError::Unavailable(format!(
+                "only {} of {} copies could be written",
+                holders.len(),
+                self.replication
+            )));
+        }
+        for (node, stored) in &holders {
+            self.cluster.note_stored(&node.id, stored);
+        }
+        let Fingerprint { size, sha256 } = fanout.written;
+        Ok(NewBytes {
+            blob_key: key,
+            size,
+            sha256,
+            nodes: holder_ids,
+        })
+    }
+
+    /// Makes the copies of `key` on `nodes` stray, due now, and removes
+    /// them at once where possible. Should PostgreSQL be away, they stay
+    /// listed as the upload's, due later (and at the next start-up).
+    pub(super) async fn abandon(&self, key: &BlobKey, nodes: &[NodeId]) {
+        match self.catalog.abandon_blobs(key, nodes).await {
+            Ok(strays) => self.remove_strays(strays).await,
+            Err(err) => tracing::warn!(error = %err, %key, "cannot mark copies for removal yet"),
+        }
+    }
+}
+
+fn transfer_error(err: TransferError) -> ApiError {
+    match err {
+        TransferError::Body(_) => ApiError::BadRequest(err.to_string()),
+        TransferError::Node {
+            error: NodeCallError::Full(_),
+            ..
+        } => ApiError::InsufficientStorage(err.to_string()),
+        TransferError::Node {
+            error: NodeCallError::Unreachable(_),
+            ..
+        } => ApiError::Unavailable(err.to_string()),
+        TransferError::Node { .. } | TransferError::Mismatch { .. } => {
+            ApiError::BadGateway(err.to_string())
+        }
+    }
+}
