@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use cdn_common::Sha256;
 use cdn_common::wire::ErrorBody;
 use reqwest::StatusCode;
 use uuid::Uuid;
@@ -51,8 +52,8 @@ pub enum Error {
     #[error("checksum mismatch for {id}: expected sha256 {expected}, got {actual}")]
     ChecksumMismatch {
         id: Uuid,
-        expected: String,
-        actual: String,
+        expected: Sha256,
+        actual: Sha256,
     },
 
     /// The download ended with a different number of bytes than announced.
@@ -127,11 +128,11 @@ impl Error {
     /// front of it may not, so a body that is not one still yields a code
     /// (from the status) and, when it is short plain text, its first line.
     pub fn from_response_body(status: StatusCode, body: &[u8]) -> Self {
-        if let Ok(ErrorBody { error }) = serde_json::from_slice::<ErrorBody>(body) {
+        if let Some(detail) = ErrorBody::decode(body) {
             return Error::Api {
                 status,
-                code: error.code,
-                message: error.message,
+                code: detail.code,
+                message: detail.message,
             };
         }
         Error::Api {

@@ -3,8 +3,11 @@
 //!
 //! # Layout
 //!
-//! - [`client`]: [`Client`], one typed async method per distributor route,
-//!   with uploads and downloads streamed so no file is ever held in memory.
+//! - [`client`]: [`Client`], one typed async method per distributor route;
+//!   this module has the handle and the calls that move only metadata.
+//! - [`transfer`]: the calls that move an object's bytes, streamed both ways
+//!   so no file is ever held in memory, and downloads checked against their
+//!   SHA-256 before they appear.
 //! - [`error`]: [`Error`], what every call fails with, and how an error
 //!   response (JSON or not) becomes one.
 //! - [`progress`]: [`Progress`], how a caller watches bytes move; this crate
@@ -12,8 +15,12 @@
 //! - [`names`]: [`safe_file_name`], which keeps a server-provided file name
 //!   from escaping the directory a download goes to.
 //!
-//! The JSON types are [`cdn_common::wire`]'s, re-exported as [`wire`] so a
-//! user of this crate needs no other.
+//! Private helpers: `response` reads answers (and error bodies), and
+//! `partial_file` keeps a download hidden until it is whole and checked.
+//!
+//! The JSON types are [`cdn_common::wire`]'s, re-exported as [`wire`], and
+//! the identifiers they hold ([`NodeId`], [`Sha256`]) are re-exported too,
+//! so a user of this crate needs no other.
 //!
 //! The `cdn` binary (`src/main.rs`, `src/cli/`) is a thin layer on top:
 //! argument parsing, human and JSON output, progress bars and the demo.
@@ -22,11 +29,16 @@
 pub mod client;
 pub mod error;
 pub mod names;
+mod partial_file;
 pub mod progress;
+mod response;
+pub mod transfer;
 
 pub use cdn_common::wire;
+pub use cdn_common::{NodeId, Sha256};
 
-pub use client::{ByteStream, Client, DEFAULT_URL, Download, DownloadedFile};
+pub use client::{Client, DEFAULT_URL};
 pub use error::{Error, Result};
 pub use names::safe_file_name;
 pub use progress::{NoProgress, Progress};
+pub use transfer::{ByteStream, Chunks, Download, DownloadedFile};

@@ -41,7 +41,9 @@ impl Vars {
     pub fn from_env(declared: &'static [Setting]) -> Self {
         let values = declared
             .iter()
-            .filter_map(|setting| Some((setting.name.to_owned(), std::env::var(setting.name).ok()?)))
+            .filter_map(|setting| {
+                Some((setting.name.to_owned(), std::env::var(setting.name).ok()?))
+            })
             .collect();
         Vars { declared, values }
     }
@@ -127,14 +129,30 @@ impl Vars {
     }
 }
 
-/// `--help` for a service: what it is, then every setting with its default.
+/// The logging settings every service reads (see `service::init_tracing`).
+pub const LOG_SETTINGS: &[Setting] = &[
+    Setting {
+        name: "RUST_LOG",
+        default: Some("info"),
+        about: "Log filter; RUST_LOG=info,access=off drops the per-request lines.",
+    },
+    Setting {
+        name: "LOG_FORMAT",
+        default: Some("text"),
+        about: "text, or json for one JSON object per line.",
+    },
+];
+
+/// `--help` for a service: what it is, then every setting with its default,
+/// the service's own first, then [`LOG_SETTINGS`].
 pub fn help(program: &str, about: &str, settings: &[Setting]) -> String {
+    let settings: Vec<&Setting> = settings.iter().chain(LOG_SETTINGS).collect();
     let mut text = format!(
         "{program}: {about}\n\nUsage: {program} [--help | --healthcheck]\n\n\
          Settings are read from environment variables:\n\n"
     );
     let width = settings.iter().map(|s| s.name.len()).max().unwrap_or(0);
-    for setting in settings {
+    for setting in &settings {
         let default = match setting.default {
             Some(value) => format!(" [default: {value}]"),
             None => String::new(),
@@ -146,13 +164,6 @@ pub fn help(program: &str, about: &str, settings: &[Setting]) -> String {
         );
     }
     text
-}
-
-/// Whether the command line asks for help.
-pub fn wants_help() -> bool {
-    std::env::args()
-        .skip(1)
-        .any(|arg| arg == "--help" || arg == "-h")
 }
 
 #[cfg(test)]
@@ -191,8 +202,12 @@ mod tests {
     #[test]
     fn help_lists_every_setting_with_its_default() {
         let text = help("svc", "does things", SETTINGS);
-        assert!(text.contains("SIZE  How many. [default: 10]"), "{text}");
-        assert!(text.contains("URL   Where.\n"), "{text}");
+        assert!(
+            text.contains("SIZE        How many. [default: 10]"),
+            "{text}"
+        );
+        assert!(text.contains("URL         Where.\n"), "{text}");
+        assert!(text.contains("LOG_FORMAT"), "{text}");
     }
 
     #[test]

@@ -1,12 +1,16 @@
 //! What every server binary does around its router.
 
+use std::future::Future;
 use std::io::{self, IsTerminal, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::os::fd::FromRawFd;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::serve::{Listener, ListenerExt};
 use tracing_subscriber::EnvFilter;
+
+use crate::env::{self, EnvError, Setting, Vars};
 
 /// Logs to stderr: one human-readable line per event, or JSON when
 /// `LOG_FORMAT=json` (one object per line, the event's fields at the top
@@ -39,6 +43,70 @@ pub fn no_delay(
             tracing::debug!(error = %err, "cannot set TCP_NODELAY");
         }
     })
+}
+
+/// A service as its settings describe it: what a binary's `main` needs.
+/// The whole `main` is then `service::main::<TheConfig>()`.
+pub trait Service: Sized {
+    /// The binary's name, at the start of its error lines.
+    const NAME: &'static str;
+    /// One line for `--help`.
+    const ABOUT: &'static str;
+    /// Every setting, read by `from_vars` and listed by `--help`.
+    const SETTINGS: &'static [Setting];
+    type Error: std::fmt::Display;
+
+    fn from_vars(vars: &Vars) -> Result<Self, EnvError>;
+
+    fn listen_addr(&self) -> SocketAddr;
+
+    /// Serves on `listener` until `shutdown` completes.
+    fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = Result<(), Self::Error>>;
+}
+
+/// The whole of a service's `main`: `--help`; `--healthcheck` (probe
+/// `LISTEN_ADDR`); or read the settings, start logging, take the listener
+/// and serve until SIGINT or SIGTERM. Any error ends the process with one
+/// line naming the program.
+pub async fn main<S: Service>() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|arg| arg == "--help" || arg == "-h") {
+        print!("{}", env::help(S::NAME, S::ABOUT, S::SETTINGS));
+        return ExitCode::SUCCESS;
+    }
+    let vars = Vars::from_env(S::SETTINGS);
+    if args.iter().any(|arg| arg == "--healthcheck") {
+        // Only the address matters here: the rest may be unset.
+        return match vars.parse("LISTEN_ADDR") {
+            Ok(addr) if probe_health(addr) => ExitCode::SUCCESS,
+            _ => ExitCode::FAILURE,
+        };
+    }
+    let started = async {
+        let service = S::from_vars(&vars).map_err(|err| err.to_string())?;
+        init_tracing();
+        let addr = service.listen_addr();
+        let listener = listener(addr)
+            .await
+            .map_err(|err| format!("LISTEN_ADDR: cannot listen on {addr}: {err}"))?;
+        announce(&listener).map_err(|err| format!("cannot write to stdout: {err}"))?;
+        // `{:#}` shows an error with its causes, on one line.
+        service
+            .run(listener, shutdown_signal())
+            .await
+            .map_err(|err| format!("{err:#}"))
+    };
+    match started.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("{}: {message}", S::NAME);
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// The first file descriptor handed over by socket activation.

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use cdn_common::NodeId;
 use cdn_common::env::{EnvError, Setting, Vars};
+use cdn_common::service::Service;
 
 /// Every setting, with its default: read by [`Config::from_vars`] and
 /// listed by `cdn-dist --help`.
@@ -59,16 +60,6 @@ pub const SETTINGS: &[Setting] = &[
         default: None,
         about: "Base of the absolute URLs in answers [default: taken from each request's Host].",
     },
-    Setting {
-        name: "RUST_LOG",
-        default: Some("info"),
-        about: "Log filter; RUST_LOG=info,access=off drops the per-request lines.",
-    },
-    Setting {
-        name: "LOG_FORMAT",
-        default: Some("text"),
-        about: "text, or json for one JSON object per line.",
-    },
 ];
 
 #[derive(Clone, Debug)]
@@ -103,13 +94,18 @@ pub struct NodeAddress {
     pub url: reqwest::Url,
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, EnvError> {
-        Config::from_vars(&Vars::from_env(SETTINGS))
-    }
+impl Service for Config {
+    const NAME: &'static str = "cdn-dist";
+    const ABOUT: &'static str = "the distributor of the mini CDN, its public front door.";
+    const SETTINGS: &'static [Setting] = SETTINGS;
+    type Error = anyhow::Error;
 
-    pub fn from_vars(vars: &Vars) -> Result<Self, EnvError> {
-        let nodes = vars.parse_with("NODES", parse_nodes)?;
+    fn from_vars(vars: &Vars) -> Result<Self, EnvError> {
+        // Its errors quote the part that is wrong, not the whole list.
+        let nodes = parse_nodes(&vars.required("NODES")?).map_err(|message| EnvError {
+            name: "NODES",
+            message,
+        })?;
         let replication: usize = vars.parse("REPLICATION")?;
         if replication == 0 || replication > nodes.len() {
             return Err(EnvError {
@@ -138,6 +134,18 @@ impl Config {
                 .given("PUBLIC_URL")
                 .map(|url| url.trim_end_matches('/').to_owned()),
         })
+    }
+
+    fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = anyhow::Result<()>> {
+        crate::run(listener, self, shutdown)
     }
 }
 

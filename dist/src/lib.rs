@@ -35,7 +35,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use sqlx::postgres::PgPoolOptions;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 
 use crate::catalog::Catalog;
@@ -61,7 +61,7 @@ pub async fn run(
         // Not a ping before every query: that doubled the round trips of a
         // GET. A connection that died is found by its next query instead.
         .test_before_acquire(false)
-        .connect(&config.database_url)
+        .connect_with(connect_options(&config.database_url)?)
         .await
         .context("DATABASE_URL: cannot connect to PostgreSQL")?;
     catalog::MIGRATOR
@@ -82,13 +82,7 @@ pub async fn run(
     // Know who is up before the first request is placed.
     cluster.poll(&nodes, Duration::from_secs(2)).await;
 
-    let objects = Objects::new(
-        catalog,
-        cluster,
-        nodes,
-        config.replication,
-        Arc::default(),
-    );
+    let objects = Objects::new(catalog, cluster, nodes, config.replication, Arc::default());
     let upkeep = Upkeep::start(&objects, &config);
     let state = AppState {
         objects,
@@ -100,13 +94,18 @@ pub async fn run(
         replication = config.replication,
         "distributor listening"
     );
-    let served = axum::serve(
-        cdn_common::service::no_delay(listener),
-        api::router(state),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
-    .context("serving HTTP");
+    let served = axum::serve(cdn_common::service::no_delay(listener), api::router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("serving HTTP");
     upkeep.stop().await;
     served
+}
+
+/// The database settings of `DATABASE_URL`, and a limit on how long a
+/// session may sit idle inside a transaction: should one ever be left open,
+/// its row locks are released within seconds rather than never.
+fn connect_options(url: &str) -> anyhow::Result<PgConnectOptions> {
+    let options: PgConnectOptions = url.parse().context("DATABASE_URL: not a PostgreSQL URL")?;
+    Ok(options.options([("idle_in_transaction_session_timeout", "15s")]))
 }

@@ -6,11 +6,11 @@ use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
 use axum::routing::{get, post, put};
+use cdn_common::BlobKey;
 use cdn_common::wire::{Inventory, NodeStats, ScrubReport, StoredBlob};
 
 use crate::AppState;
 use crate::error::NodeError;
-use crate::key::BlobKey;
 
 pub fn router(state: AppState) -> Router {
     Router::new()

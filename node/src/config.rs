@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cdn_common::env::{EnvError, Setting, Vars};
+use cdn_common::service::Service;
 use cdn_common::{ByteSize, NodeId};
 
 /// Every setting, with its default: read by [`Config::from_vars`] and
@@ -40,16 +41,6 @@ pub const SETTINGS: &[Setting] = &[
         default: Some("1h"),
         about: "How often every blob is re-read and checked against its SHA-256, or off.",
     },
-    Setting {
-        name: "RUST_LOG",
-        default: Some("info"),
-        about: "Log filter; RUST_LOG=info,access=off drops the per-request lines.",
-    },
-    Setting {
-        name: "LOG_FORMAT",
-        default: Some("text"),
-        about: "text, or json for one JSON object per line.",
-    },
 ];
 
 #[derive(Clone, Debug)]
@@ -68,12 +59,13 @@ pub struct Config {
     pub scrub_interval: Option<Duration>,
 }
 
-impl Config {
-    pub fn from_env() -> Result<Self, EnvError> {
-        Config::from_vars(&Vars::from_env(SETTINGS))
-    }
+impl Service for Config {
+    const NAME: &'static str = "cdn-node";
+    const ABOUT: &'static str = "a storage node of the mini CDN.";
+    const SETTINGS: &'static [Setting] = SETTINGS;
+    type Error = anyhow::Error;
 
-    pub fn from_vars(vars: &Vars) -> Result<Self, EnvError> {
+    fn from_vars(vars: &Vars) -> Result<Self, EnvError> {
         let listen_addr: SocketAddr = vars.parse("LISTEN_ADDR")?;
         let public_url = vars
             .given("PUBLIC_URL")
@@ -86,6 +78,18 @@ impl Config {
             public_url: public_url.trim_end_matches('/').to_owned(),
             scrub_interval: vars.parse_with("SCRUB_INTERVAL", parse_scrub_interval)?,
         })
+    }
+
+    fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    fn run(
+        self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> impl Future<Output = anyhow::Result<()>> {
+        crate::run(listener, self, shutdown)
     }
 }
 

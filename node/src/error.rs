@@ -3,15 +3,15 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cdn_common::wire::{ErrorBody, ErrorDetail};
+use cdn_common::ids::InvalidBlobKey;
+use cdn_common::wire::ErrorBody;
 
-use crate::key::InvalidKey;
 use crate::store::WriteError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum NodeError {
     #[error(transparent)]
-    BadKey(#[from] InvalidKey),
+    BadKey(#[from] InvalidBlobKey),
     #[error("{0}")]
     NotFound(String),
     #[error("method not allowed here")]
@@ -27,7 +27,7 @@ pub enum NodeError {
 impl From<WriteError> for NodeError {
     fn from(err: WriteError) -> Self {
         match err {
-            WriteError::Full { .. } => NodeError::Full(err.to_string()),
+            WriteError::Full(full) => NodeError::Full(full.to_string()),
             WriteError::Body(_) => NodeError::BadRequest(err.to_string()),
             WriteError::Io(io) => NodeError::Io(io),
         }
@@ -56,12 +56,6 @@ impl IntoResponse for NodeError {
         } else {
             tracing::info!(error = %self, "request refused");
         }
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: code.into(),
-                message: self.to_string(),
-            },
-        };
-        (status, Json(body)).into_response()
+        (status, Json(ErrorBody::new(code, self.to_string()))).into_response()
     }
 }

@@ -3,11 +3,14 @@
 //! # Layout
 //!
 //! - [`config`]: settings from the environment.
-//! - `key`: blob keys, checked before they touch the disk.
-//! - `store`: blobs on disk: streamed writes via a temporary file, space
-//!   accounting against `MAX_STORAGE`, inventory.
+//! - `store`: blobs on disk, each with a checksum record: opening, the
+//!   inventory, deletes and the counters; in it, `write` (streamed via a
+//!   temporary file, hashed on the way, renamed into place), `quota` (space
+//!   reserved against `MAX_STORAGE`), `scrub` (re-reading every blob against
+//!   its SHA-256) and `sums` (the checksum records, always whole or absent).
 //! - `memory`: memory figures, container-aware.
-//! - `api`: the HTTP routes.
+//! - `api`: the HTTP routes; keys are checked there (`cdn_common::BlobKey`)
+//!   before they touch the disk.
 //! - `serve`: reading a blob back, whole or one range.
 //! - `metrics`: `GET /metrics`, the storage figures on top of the HTTP ones.
 //! - `error`: the one error type and its statuses.
@@ -19,7 +22,6 @@ pub mod config;
 
 mod api;
 mod error;
-mod key;
 mod memory;
 mod metrics;
 mod serve;

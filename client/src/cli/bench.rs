@@ -14,10 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 use cdn_client::Client;
-use cdn_common::ByteSize;
+use cdn_common::{ByteSize, Hasher, Sha256};
 use futures::StreamExt;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::Output;
 use super::render::human_size;
@@ -127,16 +126,16 @@ fn body(
     }))
 }
 
-/// The hex SHA-256 of what [`body`] sends.
-fn digest_of(chunk: &Bytes, total: u64) -> String {
-    let mut hasher = Sha256::new();
+/// The SHA-256 of what [`body`] sends.
+fn digest_of(chunk: &Bytes, total: u64) -> Sha256 {
+    let mut hasher = Hasher::default();
     let mut left = total;
     while left > 0 {
         let len = left.min(chunk.len() as u64) as usize;
         hasher.update(&chunk[..len]);
         left -= len as u64;
     }
-    hex::encode(hasher.finalize())
+    hasher.finish().sha256
 }
 
 /// Megabytes (10^6 bytes) per second.
@@ -160,7 +159,7 @@ mod tests {
             [1000, 1000, 500]
         );
         let all: Vec<u8> = sent.concat();
-        assert_eq!(digest_of(&chunk, 2500), hex::encode(Sha256::digest(&all)));
+        assert_eq!(digest_of(&chunk, 2500), Sha256::of(&all));
     }
 
     #[test]

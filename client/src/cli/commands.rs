@@ -8,9 +8,9 @@ use cdn_client::wire::{Content, ContentList};
 use cdn_client::{Client, safe_file_name};
 use uuid::Uuid;
 
-use super::Output;
 use super::bar::TransferBar;
 use super::render;
+use super::{DownloadArgs, ListArgs, Output};
 
 pub async fn upload(
     client: &Client,
@@ -49,13 +49,9 @@ pub async fn upload(
     Ok(())
 }
 
-pub async fn download(
-    client: &Client,
-    out: &Output,
-    id: Uuid,
-    output: Option<&Path>,
-    force: bool,
-) -> anyhow::Result<()> {
+pub async fn download(client: &Client, out: &Output, args: DownloadArgs) -> anyhow::Result<()> {
+    let DownloadArgs { id, output, force } = args;
+    let output = output.as_deref();
     let mut content: Option<Content> = None;
     let path = match output.filter(|path| !path.is_dir()) {
         Some(path) => path.to_owned(),
@@ -105,20 +101,15 @@ pub async fn info(client: &Client, out: &Output, id: Uuid) -> anyhow::Result<()>
     out.line(render::content_details(&content))
 }
 
-pub async fn list(
-    client: &Client,
-    out: &Output,
-    limit: u32,
-    cursor: Option<&str>,
-    all: bool,
-) -> anyhow::Result<()> {
+pub async fn list(client: &Client, out: &Output, args: ListArgs) -> anyhow::Result<()> {
+    let ListArgs { limit, cursor, all } = args;
     let list = if all {
         ContentList {
             items: client.list_all().await?,
             next_cursor: None,
         }
     } else {
-        client.list(Some(limit), cursor).await?
+        client.list(Some(limit), cursor.as_deref()).await?
     };
     if out.json {
         return out.json(&list);

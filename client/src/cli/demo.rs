@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail, ensure};
 use cdn_client::wire::{Content, NodeStatus};
 use cdn_client::{Client, NoProgress, safe_file_name};
-use sha2::{Digest, Sha256};
+use cdn_common::{Fingerprint, Hasher, Sha256};
 use tokio::fs::File;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, BufWriter};
 
@@ -41,7 +41,7 @@ const READ_BUFFER: usize = 64 * 1024;
 struct LocalFile {
     path: PathBuf,
     size: u64,
-    sha256: String,
+    sha256: Sha256,
 }
 
 pub async fn run(client: &Client, out: &Output) -> anyhow::Result<()> {
@@ -62,13 +62,7 @@ pub async fn run(client: &Client, out: &Output) -> anyhow::Result<()> {
     out.line("\n— generate")?;
     let mut samples = Vec::new();
     for (name, size) in SAMPLES {
-        let local = generate(name, size, &run_tag).await?;
-        out.line(format!(
-            "✓ wrote {} ({})",
-            local.path.display(),
-            human_size(local.size)
-        ))?;
-        samples.push((name, local));
+        samples.push((name, generate(out, name, size, &run_tag).await?));
     }
 
     out.line("\n— upload")?;
@@ -101,12 +95,7 @@ pub async fn run(client: &Client, out: &Output) -> anyhow::Result<()> {
         bail!("{REPLACED} is missing from the uploads");
     };
     let (replacement_name, replacement_size) = REPLACEMENT;
-    let replacement = generate(replacement_name, replacement_size, &run_tag).await?;
-    out.line(format!(
-        "✓ wrote {} ({})",
-        replacement.path.display(),
-        human_size(replacement.size)
-    ))?;
+    let replacement = generate(out, replacement_name, replacement_size, &run_tag).await?;
     let (before, _) = &uploaded[position];
     let after = client
         .replace_file(before.id, &replacement.path, None, NoProgress)
@@ -206,8 +195,8 @@ async fn download_and_compare(
         .with_context(|| format!("downloading {} to {}", content.id, target.display()))?;
     ensure_same(
         &format!("sha256 of {} against the metadata", target.display()),
-        content.sha256.to_ascii_lowercase(),
-        downloaded.sha256.clone(),
+        content.sha256,
+        downloaded.sha256,
     )?;
     if let Some(offset) = first_difference(&local.path, &target).await? {
         bail!(
@@ -223,7 +212,7 @@ async fn download_and_compare(
         target.display(),
         local.path.display(),
         human_size(downloaded.size),
-        downloaded.sha256.get(..12).unwrap_or(&downloaded.sha256)
+        &downloaded.sha256.to_hex()[..12]
     ))
 }
 
@@ -237,11 +226,7 @@ fn check_stored(
     let what = |field: &str| format!("{field} of {name}");
     ensure_same(&what("filename"), name, content.filename.as_str())?;
     ensure_same(&what("size"), local.size, content.size)?;
-    ensure_same(
-        &what("sha256"),
-        local.sha256.clone(),
-        content.sha256.to_ascii_lowercase(),
-    )?;
+    ensure_same(&what("sha256"), local.sha256, content.sha256)?;
     ensure_same(&what("version"), version, content.version)?;
     ensure!(
         !content.replicas.is_empty(),
@@ -258,8 +243,9 @@ fn ensure_same<T: PartialEq + Display>(what: &str, expected: T, actual: T) -> an
     Ok(())
 }
 
-/// Writes about `size` bytes of numbered text lines to `client_data/NAME`.
-async fn generate(name: &str, size: u64, run_tag: &str) -> anyhow::Result<LocalFile> {
+/// Writes about `size` bytes of numbered text lines to `client_data/NAME`,
+/// and says so.
+async fn generate(out: &Output, name: &str, size: u64, run_tag: &str) -> anyhow::Result<LocalFile> {
     const PHRASES: [&str; 5] = [
         "the quick brown fox jumps over the lazy dog",
         "a crème brûlée at the café costs 7 € — naïve pricing",
@@ -272,10 +258,9 @@ async fn generate(name: &str, size: u64, run_tag: &str) -> anyhow::Result<LocalF
         .await
         .with_context(|| format!("cannot create {}", path.display()))?;
     let mut writer = BufWriter::new(file);
-    let mut hasher = Sha256::new();
-    let mut written: u64 = 0;
+    let mut hasher = Hasher::default();
     let mut line_number: usize = 0;
-    while written < size {
+    while hasher.size() < size {
         line_number += 1;
         let phrase = PHRASES[line_number % PHRASES.len()];
         let line = format!("{name} · line {line_number:06} · run {run_tag} · {phrase}\n");
@@ -284,17 +269,14 @@ async fn generate(name: &str, size: u64, run_tag: &str) -> anyhow::Result<LocalF
             .await
             .with_context(|| format!("cannot write {}", path.display()))?;
         hasher.update(line.as_bytes());
-        written += line.len() as u64;
     }
     writer
         .flush()
         .await
         .with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(LocalFile {
-        path,
-        size: written,
-        sha256: hex::encode(hasher.finalize()),
-    })
+    let Fingerprint { size, sha256 } = hasher.finish();
+    out.line(format!("✓ wrote {} ({})", path.display(), human_size(size)))?;
+    Ok(LocalFile { path, size, sha256 })
 }
 
 /// The offset of the first byte where two files differ (a shorter file

@@ -18,6 +18,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use cdn_client::wire::{DEFAULT_PAGE, MAX_PAGE};
 use cdn_client::{Client, DEFAULT_URL};
 use clap::{CommandFactory, Parser, Subcommand};
 use serde::Serialize;
@@ -78,16 +79,7 @@ enum Command {
     /// and an existing file is kept unless --force is given. With -o naming a
     /// directory, the object's name is used inside it. The file only appears
     /// once all of its bytes have arrived and matched the checksum.
-    Download {
-        /// Id of the object.
-        id: Uuid,
-        /// Where to write the bytes: a file (replaced if it exists) or a directory.
-        #[arg(short, long, value_name = "PATH")]
-        output: Option<PathBuf>,
-        /// Replace an existing file named after the object.
-        #[arg(long)]
-        force: bool,
-    },
+    Download(DownloadArgs),
 
     /// Show an object's metadata: size, type, checksum, version and replicas.
     Info {
@@ -100,17 +92,7 @@ enum Command {
     /// Shows one page of --limit objects; when there are more, says how to
     /// get them. With --all, follows the pages to the end.
     #[command(visible_alias = "list")]
-    Ls {
-        /// Objects per page (1 to 1000).
-        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
-        limit: u32,
-        /// Start after this point (the cursor printed by a previous page).
-        #[arg(long, value_name = "CURSOR", conflicts_with = "all")]
-        cursor: Option<String>,
-        /// List every object, not just one page.
-        #[arg(long)]
-        all: bool,
-    },
+    Ls(ListArgs),
 
     /// Replace an object's bytes with a file; shows the new version and where it now lives.
     ///
@@ -174,6 +156,35 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+}
+
+#[derive(Debug, clap::Args)]
+struct DownloadArgs {
+    /// Id of the object.
+    id: Uuid,
+    /// Where to write the bytes: a file (replaced if it exists) or a directory.
+    #[arg(short, long, value_name = "PATH")]
+    output: Option<PathBuf>,
+    /// Replace an existing file named after the object.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ListArgs {
+    #[arg(
+        long,
+        help = format!("Objects per page (1 to {MAX_PAGE})"),
+        default_value_t = DEFAULT_PAGE,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PAGE))
+    )]
+    limit: u32,
+    /// Start after this point (the cursor printed by a previous page).
+    #[arg(long, value_name = "CURSOR", conflicts_with = "all")]
+    cursor: Option<String>,
+    /// List every object, not just one page.
+    #[arg(long)]
+    all: bool,
 }
 
 /// Where command results go: stdout, as text or as JSON.
@@ -242,13 +253,9 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
             }
             commands::upload(client, out, &files, name.as_deref()).await
         }
-        Command::Download { id, output, force } => {
-            commands::download(client, out, id, output.as_deref(), force).await
-        }
+        Command::Download(args) => commands::download(client, out, args).await,
         Command::Info { id } => commands::info(client, out, id).await,
-        Command::Ls { limit, cursor, all } => {
-            commands::list(client, out, limit, cursor.as_deref(), all).await
-        }
+        Command::Ls(args) => commands::list(client, out, args).await,
         Command::Update { id, file, name } => {
             commands::update(client, out, id, &file, name.as_deref()).await
         }
@@ -287,10 +294,15 @@ mod tests {
     }
 
     #[test]
-    fn list_limit_is_bounded() {
-        assert!(Cli::try_parse_from(["cdn", "ls", "--limit", "0"]).is_err());
-        assert!(Cli::try_parse_from(["cdn", "ls", "--limit", "1001"]).is_err());
-        assert!(Cli::try_parse_from(["cdn", "ls", "--limit", "1000"]).is_ok());
+    fn list_limit_is_bounded_by_the_server_page() {
+        let limit = |value: u32| Cli::try_parse_from(["cdn", "ls", "--limit", &value.to_string()]);
+        assert!(limit(0).is_err());
+        assert!(limit(MAX_PAGE + 1).is_err());
+        assert!(limit(MAX_PAGE).is_ok());
+        let Command::Ls(args) = Cli::try_parse_from(["cdn", "ls"]).unwrap().command else {
+            panic!("`cdn ls` should parse as Ls");
+        };
+        assert_eq!(args.limit, DEFAULT_PAGE);
     }
 
     #[test]

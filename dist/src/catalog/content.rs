@@ -2,6 +2,7 @@
 //! change left it, read inside its own transaction, so concurrent changes
 //! never answer with each other's version.
 
+use cdn_common::BlobKey;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -9,9 +10,9 @@ use super::{Catalog, ContentRecord, ContentRow, NewBytes, SELECT_CONTENT, StrayB
 
 /// A change of name or type; `None` keeps what is there.
 #[derive(Clone, Debug, Default)]
-pub struct MetadataChange<'a> {
-    pub filename: Option<&'a str>,
-    pub content_type: Option<&'a str>,
+pub struct MetadataChange {
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
 }
 
 impl Catalog {
@@ -55,27 +56,27 @@ impl Catalog {
     pub async fn insert(
         &self,
         id: Uuid,
-        filename: &str,
-        content_type: &str,
-        bytes: &NewBytes,
+        filename: String,
+        content_type: String,
+        bytes: NewBytes,
     ) -> Result<ContentRecord, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO content (id, filename, content_type, size, sha256, blob_key)
-             VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(id)
-        .bind(filename)
-        .bind(content_type)
-        .bind(bytes.size as i64)
-        .bind(bytes.sha256)
-        .bind(&bytes.blob_key)
-        .execute(&mut *tx)
-        .await?;
-        adopt_copies(&mut tx, id, bytes).await?;
-        let record = fetch(&mut *tx, id).await?;
-        tx.commit().await?;
-        record.ok_or(sqlx::Error::RowNotFound)
+        self.to_completion(move |catalog| async move {
+            let mut tx = catalog.pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO content (id, filename, content_type, size, sha256, blob_key)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(id)
+            .bind(filename)
+            .bind(content_type)
+            .bind(bytes.size as i64)
+            .bind(bytes.sha256)
+            .bind(&bytes.blob_key)
+            .execute(&mut *tx)
+            .await?;
+            commit_version(tx, id, &bytes).await
+        })
+        .await
     }
 
     /// Points the object at new bytes, already on their nodes, in one
@@ -85,90 +86,84 @@ impl Catalog {
     pub async fn replace(
         &self,
         id: Uuid,
-        change: MetadataChange<'_>,
-        bytes: &NewBytes,
+        change: MetadataChange,
+        bytes: NewBytes,
     ) -> Result<Option<(ContentRecord, Vec<StrayBlob>)>, sqlx::Error> {
-        let _forget = self.recent.forget_when_done(Some(id));
-        let mut tx = self.pool.begin().await?;
-        let old_key: Option<String> =
-            sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(old_key) = old_key else {
-            return Ok(None);
-        };
-        let strays = retire_copies(&mut tx, id, &old_key).await?;
-        sqlx::query(
-            "UPDATE content SET
-                 filename = coalesce($2, filename),
-                 content_type = coalesce($3, content_type),
-                 size = $4, sha256 = $5, blob_key = $6,
-                 version = version + 1, updated_at = now()
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(change.filename)
-        .bind(change.content_type)
-        .bind(bytes.size as i64)
-        .bind(bytes.sha256)
-        .bind(&bytes.blob_key)
-        .execute(&mut *tx)
-        .await?;
-        adopt_copies(&mut tx, id, bytes).await?;
-        let record = fetch(&mut *tx, id).await?;
-        tx.commit().await?;
-        Ok(record.map(|record| (record, strays)))
+        self.to_completion(move |catalog| async move {
+            let _forget = catalog.recent.forget_when_done(Some(id));
+            let mut tx = catalog.pool.begin().await?;
+            let Some(strays) = retire_copies(&mut tx, id).await? else {
+                return Ok(None);
+            };
+            sqlx::query(
+                "UPDATE content SET
+                     filename = coalesce($2, filename),
+                     content_type = coalesce($3, content_type),
+                     size = $4, sha256 = $5, blob_key = $6,
+                     version = version + 1, updated_at = now()
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(change.filename)
+            .bind(change.content_type)
+            .bind(bytes.size as i64)
+            .bind(bytes.sha256)
+            .bind(&bytes.blob_key)
+            .execute(&mut *tx)
+            .await?;
+            Ok(Some((commit_version(tx, id, &bytes).await?, strays)))
+        })
+        .await
     }
 
     /// Changes the name or type; `None` when the object does not exist.
     pub async fn patch(
         &self,
         id: Uuid,
-        change: MetadataChange<'_>,
+        change: MetadataChange,
     ) -> Result<Option<ContentRecord>, sqlx::Error> {
-        let _forget = self.recent.forget_when_done(Some(id));
-        let mut tx = self.pool.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE content SET
-                 filename = coalesce($2, filename),
-                 content_type = coalesce($3, content_type),
-                 updated_at = now()
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(change.filename)
-        .bind(change.content_type)
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Ok(None);
-        }
-        let record = fetch(&mut *tx, id).await?;
-        tx.commit().await?;
-        Ok(record)
+        self.to_completion(move |catalog| async move {
+            let _forget = catalog.recent.forget_when_done(Some(id));
+            let mut tx = catalog.pool.begin().await?;
+            let updated = sqlx::query(
+                "UPDATE content SET
+                     filename = coalesce($2, filename),
+                     content_type = coalesce($3, content_type),
+                     updated_at = now()
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(change.filename)
+            .bind(change.content_type)
+            .execute(&mut *tx)
+            .await?;
+            if updated.rows_affected() == 0 {
+                return Ok(None);
+            }
+            let record = fetch(&mut *tx, id).await?;
+            tx.commit().await?;
+            Ok(record)
+        })
+        .await
     }
 
     /// Removes the object; its copies become stray. `None` when it did not
     /// exist.
     pub async fn delete(&self, id: Uuid) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
-        let _forget = self.recent.forget_when_done(Some(id));
-        let mut tx = self.pool.begin().await?;
-        let key: Option<String> =
-            sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
+        self.to_completion(move |catalog| async move {
+            let _forget = catalog.recent.forget_when_done(Some(id));
+            let mut tx = catalog.pool.begin().await?;
+            let Some(strays) = retire_copies(&mut tx, id).await? else {
+                return Ok(None);
+            };
+            sqlx::query("DELETE FROM content WHERE id = $1")
                 .bind(id)
-                .fetch_optional(&mut *tx)
+                .execute(&mut *tx)
                 .await?;
-        let Some(key) = key else {
-            return Ok(None);
-        };
-        let strays = retire_copies(&mut tx, id, &key).await?;
-        sqlx::query("DELETE FROM content WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Some(strays))
+            tx.commit().await?;
+            Ok(Some(strays))
+        })
+        .await
     }
 }
 
@@ -183,6 +178,19 @@ async fn fetch<'e>(
         .fetch_optional(executor)
         .await?;
     Ok(row.map(ContentRecord::from))
+}
+
+/// Records the copies of the version just written, commits, and answers
+/// with that version as the transaction saw it.
+async fn commit_version(
+    mut tx: Transaction<'_, Postgres>,
+    id: Uuid,
+    bytes: &NewBytes,
+) -> Result<ContentRecord, sqlx::Error> {
+    adopt_copies(&mut tx, id, bytes).await?;
+    let record = fetch(&mut *tx, id).await?;
+    tx.commit().await?;
+    record.ok_or(sqlx::Error::RowNotFound)
 }
 
 /// Records the new copies and clears them from the stray list.
@@ -207,13 +215,21 @@ async fn adopt_copies(
     Ok(())
 }
 
-/// Drops the object's copy records and lists the copies as stray, due now.
+/// Locks the object's row, drops its copy records and lists the copies as
+/// stray, due now; `None` when the object does not exist.
 async fn retire_copies(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
-    key: &str,
-) -> Result<Vec<StrayBlob>, sqlx::Error> {
-    sqlx::query_as(
+) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
+    let key: Option<BlobKey> =
+        sqlx::query_scalar("SELECT blob_key FROM content WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let Some(key) = key else {
+        return Ok(None);
+    };
+    let strays = sqlx::query_as(
         "WITH gone AS (DELETE FROM replica WHERE content_id = $1 RETURNING node_id)
          INSERT INTO stray_blob (node_id, blob_key, due_at)
          SELECT node_id, $2, now() FROM gone
@@ -223,5 +239,6 @@ async fn retire_copies(
     .bind(id)
     .bind(key)
     .fetch_all(&mut **tx)
-    .await
+    .await?;
+    Ok(Some(strays))
 }

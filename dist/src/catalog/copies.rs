@@ -51,32 +51,35 @@ impl Catalog {
     pub async fn add_copy(
         &self,
         content_id: Uuid,
-        node: &NodeId,
-        key: &BlobKey,
+        node: NodeId,
+        key: BlobKey,
     ) -> Result<bool, sqlx::Error> {
-        let _forget = self.recent.forget_when_done(Some(content_id));
-        let mut tx = self.pool.begin().await?;
-        let added = sqlx::query(
-            "INSERT INTO replica (content_id, node_id, state)
-             SELECT id, $2, 'ok' FROM content WHERE id = $1 AND blob_key = $3
-             ON CONFLICT (content_id, node_id) DO UPDATE SET state = 'ok', updated_at = now()",
-        )
-        .bind(content_id)
-        .bind(node)
-        .bind(key)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected()
-            > 0;
-        if added {
-            sqlx::query("DELETE FROM stray_blob WHERE node_id = $1 AND blob_key = $2")
-                .bind(node)
-                .bind(key)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(added)
+        self.to_completion(move |catalog| async move {
+            let _forget = catalog.recent.forget_when_done(Some(content_id));
+            let mut tx = catalog.pool.begin().await?;
+            let added = sqlx::query(
+                "INSERT INTO replica (content_id, node_id, state)
+                 SELECT id, $2, 'ok' FROM content WHERE id = $1 AND blob_key = $3
+                 ON CONFLICT (content_id, node_id) DO UPDATE SET state = 'ok', updated_at = now()",
+            )
+            .bind(content_id)
+            .bind(&node)
+            .bind(&key)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+            if added {
+                sqlx::query("DELETE FROM stray_blob WHERE node_id = $1 AND blob_key = $2")
+                    .bind(&node)
+                    .bind(&key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(added)
+        })
+        .await
     }
 
     /// Brings the catalogue in line with what a node reported at `asked_at`:

@@ -166,6 +166,29 @@ impl Catalog {
         sqlx::query("SELECT 1").execute(&self.pool).await.map(drop)
     }
 
+    /// Runs a change on a task of its own, so that it completes even when
+    /// the request that asked for it is dropped (a client that hung up): a
+    /// transaction cut off between two statements would keep its row
+    /// locks until its connection is used again.
+    async fn to_completion<T, Fut>(
+        &self,
+        change: impl FnOnce(Catalog) -> Fut,
+    ) -> Result<T, sqlx::Error>
+    where
+        Fut: Future<Output = Result<T, sqlx::Error>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match tokio::spawn(change(self.clone())).await {
+            Ok(outcome) => outcome,
+            Err(err) => match err.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                Err(err) => Err(sqlx::Error::WorkerCrashed).inspect_err(|_| {
+                    tracing::warn!(error = %err, "a catalogue change was cancelled");
+                }),
+            },
+        }
+    }
+
     /// The database's clock, so that times compared in SQL agree.
     pub async fn now(&self) -> Result<DateTime<Utc>, sqlx::Error> {
         sqlx::query_scalar("SELECT now()")

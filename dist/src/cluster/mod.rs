@@ -181,10 +181,7 @@ impl Cluster {
             })
             .collect();
         let chosen = placement::choose(up, size, copies)?;
-        Ok(chosen
-            .into_iter()
-            .filter_map(|id| self.node(id))
-            .collect())
+        Ok(chosen.into_iter().filter_map(|id| self.node(id)).collect())
     }
 
     /// Takes the node's figures from its answer to a write, so uploads

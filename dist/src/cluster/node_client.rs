@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
-use cdn_common::observe::forward_headers;
 use cdn_common::BlobKey;
+use cdn_common::observe::forward_headers;
 use cdn_common::wire::{ErrorBody, Inventory, NodeStats, StoredBlob};
 use reqwest::{StatusCode, Url, header};
 

@@ -142,7 +142,7 @@ mod tests {
     static ABC: LazyLock<Sha256> = LazyLock::new(|| Sha256::of(b"abc"));
 
     fn validators() -> Validators {
-        Validators::new(&*ABC, DateTime::from_timestamp(1_700_000_000, 500).unwrap())
+        Validators::new(&ABC, DateTime::from_timestamp(1_700_000_000, 500).unwrap())
     }
 
     fn headers(pairs: &[(header::HeaderName, &str)]) -> HeaderMap {

@@ -109,8 +109,8 @@ impl Objects {
         let filename = filename.map(check_filename).transpose()?;
         let content_type = content_type.map(check_content_type).transpose()?;
         let change = MetadataChange {
-            filename: filename.as_deref(),
-            content_type: content_type.as_deref(),
+            filename,
+            content_type,
         };
         self.catalog
             .patch(id, change)

@@ -225,18 +225,18 @@ impl CopyReader {
 
     /// Releases the held-back chunk once the whole read checks out.
     fn finish(&mut self) -> Option<io::Result<Bytes>> {
-        if let Some((hasher, expected)) = self.check.take() {
-            if hasher.finish().sha256 != expected {
-                tracing::warn!(key = %self.key, sources = ?self.sources, "bytes read do not match the SHA-256");
-                // With one source the culprit is known.
-                if let ([node], Some(report)) = (self.sources.as_slice(), self.on_corrupt.take()) {
-                    report(node.clone());
-                }
-                self.held = None;
-                return Some(Err(io::Error::other(
-                    "the copy's bytes do not match the checksum",
-                )));
+        if let Some((hasher, expected)) = self.check.take()
+            && hasher.finish().sha256 != expected
+        {
+            tracing::warn!(key = %self.key, sources = ?self.sources, "bytes read do not match the SHA-256");
+            // With one source the culprit is known.
+            if let ([node], Some(report)) = (self.sources.as_slice(), self.on_corrupt.take()) {
+                report(node.clone());
             }
+            self.held = None;
+            return Some(Err(io::Error::other(
+                "the copy's bytes do not match the checksum",
+            )));
         }
         self.held.take().map(Ok)
     }

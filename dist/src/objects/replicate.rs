@@ -59,10 +59,7 @@ impl Objects {
             source_bad: false,
         };
         while done.made.len() < wanted {
-            let Ok(targets) = self
-                .cluster
-                .place(Some(blob.expected.size), 1, exclude)
-            else {
+            let Ok(targets) = self.cluster.place(Some(blob.expected.size), 1, exclude) else {
                 tracing::warn!(key = %blob.key, "no node has room for another copy");
                 self.count_failure(blob.owner);
                 break;
@@ -111,7 +108,11 @@ impl Objects {
         let Owner::Content(id) = blob.owner else {
             return Ok(true);
         };
-        if !self.catalog.add_copy(id, &target.id, &blob.key).await? {
+        let added = self
+            .catalog
+            .add_copy(id, target.id.clone(), blob.key.clone())
+            .await?;
+        if !added {
             return Ok(false);
         }
         self.cluster.note_stored(&target.id, stored);

@@ -31,6 +31,19 @@ pub struct NewObject {
     pub len: Option<u64>,
 }
 
+impl NewObject {
+    /// The name and type, each checked when given.
+    fn checked(&self) -> Result<(Option<String>, Option<String>), ApiError> {
+        Ok((
+            self.filename.as_deref().map(check_filename).transpose()?,
+            self.content_type
+                .as_deref()
+                .map(check_content_type)
+                .transpose()?,
+        ))
+    }
+}
+
 impl Objects {
     /// Stores a new object. Its name defaults to its id, its type to one
     /// guessed from the name.
@@ -39,19 +52,14 @@ impl Objects {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Display,
     {
-        let filename = new.filename.as_deref().map(check_filename).transpose()?;
-        let content_type = new
-            .content_type
-            .as_deref()
-            .map(check_content_type)
-            .transpose()?;
+        let (filename, content_type) = new.checked()?;
         let bytes = self.write_bytes(new.len, body).await?;
         let id = Uuid::now_v7();
         let filename = filename.unwrap_or_else(|| id.to_string());
         let content_type = content_type.unwrap_or_else(|| guess_content_type(&filename));
         match self
             .catalog
-            .insert(id, &filename, &content_type, &bytes)
+            .insert(id, filename, content_type, bytes.clone())
             .await
         {
             Ok(record) => Ok(record),
@@ -75,21 +83,16 @@ impl Objects {
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Display,
     {
-        let filename = new.filename.as_deref().map(check_filename).transpose()?;
-        let content_type = new
-            .content_type
-            .as_deref()
-            .map(check_content_type)
-            .transpose()?
-            .or_else(|| filename.as_deref().map(guess_content_type));
+        let (filename, content_type) = new.checked()?;
+        let content_type = content_type.or_else(|| filename.as_deref().map(guess_content_type));
         // Refuse before any byte is written when there is nothing to replace.
         self.get(id).await?;
         let bytes = self.write_bytes(new.len, body).await?;
         let change = MetadataChange {
-            filename: filename.as_deref(),
-            content_type: content_type.as_deref(),
+            filename,
+            content_type,
         };
-        match self.catalog.replace(id, change, &bytes).await {
+        match self.catalog.replace(id, change, bytes.clone()).await {
             Ok(Some((record, old_copies))) => {
                 self.remove_strays(old_copies).await;
                 Ok(record)

@@ -35,20 +35,35 @@ impl Upkeep {
             orphan_grace: config.orphan_grace,
         };
         let tasks = vec![
-            every(config.poll_interval, &stop, objects.clone(), move |objects| async move {
-                objects
-                    .cluster()
-                    .poll(objects.node_client(), poll_timeout)
-                    .await;
-            }),
-            every(config.poll_interval, &stop, objects.clone(), |objects| async move {
-                janitor::round(&objects).await;
-            }),
-            every(config.repair_interval, &stop, repairer, |repairer| async move {
-                if let Err(err) = repairer.round().await {
-                    tracing::warn!(error = %err, "repair round failed");
-                }
-            }),
+            every(
+                config.poll_interval,
+                &stop,
+                objects.clone(),
+                move |objects| async move {
+                    objects
+                        .cluster()
+                        .poll(objects.node_client(), poll_timeout)
+                        .await;
+                },
+            ),
+            every(
+                config.poll_interval,
+                &stop,
+                objects.clone(),
+                |objects| async move {
+                    janitor::round(&objects).await;
+                },
+            ),
+            every(
+                config.repair_interval,
+                &stop,
+                repairer,
+                |repairer| async move {
+                    if let Err(err) = repairer.round().await {
+                        tracing::warn!(error = %err, "repair round failed");
+                    }
+                },
+            ),
         ];
         Upkeep { tasks, stop }
     }
@@ -69,7 +84,12 @@ pub fn poll_timeout(interval: Duration) -> Duration {
 
 /// Runs `round(state)` every `interval` until `stop`; a round under way
 /// when shutdown begins is dropped.
-fn every<T, F, Fut>(interval: Duration, stop: &CancellationToken, state: T, round: F) -> JoinHandle<()>
+fn every<T, F, Fut>(
+    interval: Duration,
+    stop: &CancellationToken,
+    state: T,
+    round: F,
+) -> JoinHandle<()>
 where
     T: Clone + Send + 'static,
     F: Fn(T) -> Fut + Send + 'static,

@@ -91,7 +91,11 @@ impl Repairer {
                 return Ok(());
             }
         };
-        let present: Vec<_> = inventory.blobs.iter().map(|blob| blob.key.clone()).collect();
+        let present: Vec<_> = inventory
+            .blobs
+            .iter()
+            .map(|blob| blob.key.clone())
+            .collect();
         let corrupt: Vec<_> = inventory
             .blobs
             .iter()
@@ -138,12 +142,7 @@ impl Repairer {
         // (which the janitor could remove after a new copy landed), are not
         // targets.
         let mut taken: Vec<NodeId> = record.replicas.iter().map(|r| r.node_id.clone()).collect();
-        taken.extend(
-            self.objects
-                .catalog()
-                .stray_nodes(&record.blob_key)
-                .await?,
-        );
+        taken.extend(self.objects.catalog().stray_nodes(&record.blob_key).await?);
         let blob = BlobSpec {
             key: record.blob_key.clone(),
             expected: cdn_common::Fingerprint {
