@@ -1,8 +1,9 @@
 //! The `cdn` command on its own; its runs against a real stack are in the
 //! distributor's integration tests.
 
-use std::net::TcpListener;
 use std::process::Command;
+
+use testkit::net::HeldPort;
 
 fn cdn(args: &[&str], url: &str) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_cdn"))
@@ -26,13 +27,9 @@ fn help_lists_every_command() {
 
 #[test]
 fn an_unreachable_distributor_is_one_clear_line() {
-    // A port that was free a moment ago: nothing listens there.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let url = format!("http://127.0.0.1:{port}");
+    // A port held by this test with nothing listening on it: refused.
+    let port = HeldPort::new().unwrap();
+    let url = port.url();
     let output = cdn(&["ls"], &url);
     assert!(!output.status.success());
     let stderr = String::from_utf8(output.stderr).unwrap();

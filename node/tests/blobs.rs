@@ -1,60 +1,29 @@
-//! The storage node's API, served by the real `cdn-node` binary.
+//! The storage node's API, served in-process by the library's `run` on a
+//! port-0 listener.
 
-use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use serde_json::Value;
+use testkit::fetch;
+use testkit::services::{Mode, Program, Service};
 
-struct Node {
-    child: Child,
-    url: String,
+async fn start(storage: &Path, max_storage: &str) -> Service {
+    Service::start(
+        Program::Node,
+        [
+            ("NODE_ID", "test-node"),
+            ("STORAGE_DIR", &storage.display().to_string()),
+            ("MAX_STORAGE", max_storage),
+            ("PUBLIC_URL", "http://cdn.example:8001"),
+        ],
+        Mode::InProcess,
+    )
+    .await
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn start(storage: &Path, max_storage: &str) -> Node {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_cdn-node"))
-        .env_clear()
-        .env("NODE_ID", "test-node")
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("STORAGE_DIR", storage)
-        .env("MAX_STORAGE", max_storage)
-        .env("PUBLIC_URL", "http://cdn.example:8001")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let node = Node {
-        child,
-        url: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while reqwest::get(format!("{}/healthz", node.url)).await.is_err() {
-        assert!(Instant::now() < deadline, "cdn-node did not start");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    node
-}
-
-async fn stats(node: &Node) -> Value {
-    reqwest::get(format!("{}/stats", node.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+async fn stats(node: &Service) -> Value {
+    fetch::json(reqwest::Client::new().get(format!("{}/stats", node.url))).await
 }
 
 #[tokio::test]
@@ -64,15 +33,7 @@ async fn stores_serves_and_deletes_blobs() {
     let http = reqwest::Client::new();
     let blob = format!("{}/blobs/k1", node.url);
 
-    let stored: Value = http
-        .put(&blob)
-        .body("hello world")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stored: Value = fetch::json(http.put(&blob).body("hello world")).await;
     assert_eq!(stored["key"], "k1");
     assert_eq!(stored["size"], 11);
     assert_eq!(
@@ -104,12 +65,7 @@ async fn stores_serves_and_deletes_blobs() {
     assert!(report["memory_total"].as_u64().unwrap() >= report["memory"].as_u64().unwrap());
     assert!(report["storagep"].as_f64().unwrap() > 0.0);
 
-    let inventory: Value = reqwest::get(format!("{}/blobs", node.url))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inventory: Value = fetch::json(http.get(format!("{}/blobs", node.url))).await;
     assert_eq!(
         inventory,
         serde_json::json!({"blobs": [{"key": "k1", "size": 11, "corrupt": false}]})

@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use bytes::Bytes;
 use cdn_common::wire::{Content, ContentList, NodeStatus};
+use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
-use crate::helpers::{NODE_IDS, Stack};
+use testkit::services::{NODE_IDS, Stack, cdn_binary};
 
 /// What one run of `cdn` left behind.
 struct Run {
@@ -34,36 +34,52 @@ impl Run {
         self
     }
 
-    fn json<T: serde::de::DeserializeOwned>(&self) -> T {
+    fn json<T: DeserializeOwned>(&self) -> T {
         serde_json::from_str(&self.stdout)
             .unwrap_or_else(|error| panic!("not the JSON expected ({error}):\n{}", self.stdout))
     }
 }
 
-fn cdn_binary() -> PathBuf {
-    let path = Path::new(env!("CARGO_BIN_EXE_cdn-dist")).with_file_name("cdn");
-    assert!(
-        path.exists(),
-        "{} is missing: run `cargo test --workspace`",
-        path.display()
-    );
-    path
+/// `cdn`, run in one directory against the stack's distributor.
+struct Cdn<'a> {
+    stack: &'a Stack,
+    dir: &'a Path,
 }
 
-/// Runs `cdn ARGS` in `dir` against the stack's distributor.
-async fn cdn(stack: &Stack, dir: &Path, args: &[&str]) -> Run {
-    let mut command = Command::new(cdn_binary());
-    command
-        .args(args)
-        .env("CDN_URL", &stack.dist.url)
-        .current_dir(dir);
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+impl<'a> Cdn<'a> {
+    fn new(stack: &'a Stack, dir: &'a Path) -> Self {
+        Cdn { stack, dir }
+    }
+
+    /// Runs `cdn ARGS`, whatever comes of it.
+    async fn run(&self, args: &[&str]) -> Run {
+        let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+        let (url, dir) = (self.stack.dist.url.clone(), self.dir.to_owned());
+        let output = tokio::task::spawn_blocking(move || {
+            Command::new(cdn_binary())
+                .args(args)
+                .env("CDN_URL", url)
+                .current_dir(dir)
+                .output()
+                .unwrap()
+        })
         .await
         .unwrap();
-    Run {
-        code: output.status.code(),
-        stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
-        stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        Run {
+            code: output.status.code(),
+            stdout: String::from_utf8(output.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(output.stderr).expect("stderr is UTF-8"),
+        }
+    }
+
+    /// Runs `cdn ARGS`, which must succeed.
+    async fn ok(&self, args: &[&str]) -> Run {
+        self.run(args).await.ok(&args.join(" "))
+    }
+
+    /// Runs `cdn --json ARGS`, which must succeed, and reads what it printed.
+    async fn json<T: DeserializeOwned>(&self, args: &[&str]) -> T {
+        self.ok(&[&["--json"], args].concat()).await.json()
     }
 }
 
@@ -113,9 +129,8 @@ async fn the_content_lifecycle_from_the_command_line() {
     std::fs::write(work.path().join("a.txt"), &text).unwrap();
     std::fs::write(work.path().join("b.bin"), &binary).unwrap();
 
-    let upload = cdn(&stack, work.path(), &["upload", "a.txt", "b.bin"])
-        .await
-        .ok("upload");
+    let cdn = Cdn::new(&stack, work.path());
+    let upload = cdn.ok(&["upload", "a.txt", "b.bin"]).await;
     let lines: Vec<&str> = upload.stdout.lines().collect();
     assert_eq!(lines.len(), 2, "{}", upload.stdout);
     assert!(
@@ -131,10 +146,7 @@ async fn the_content_lifecycle_from_the_command_line() {
     let text_id = id_of_stored_line(lines[0]);
     let binary_id = id_of_stored_line(lines[1]);
 
-    let list: ContentList = cdn(&stack, work.path(), &["--json", "ls"])
-        .await
-        .ok("--json ls")
-        .json();
+    let list: ContentList = cdn.json(&["ls"]).await;
     assert_eq!(list.next_cursor, None);
     let mut listed: Vec<(Uuid, &str, u64)> = list
         .items
@@ -152,9 +164,7 @@ async fn the_content_lifecycle_from_the_command_line() {
     let binary_info = list.items.iter().find(|c| c.id == binary_id).unwrap();
     assert_eq!(binary_info.replicas.len(), 1, "{binary_info:?}");
     let holder = &binary_info.replicas[0].node;
-    let info = cdn(&stack, work.path(), &["info", &binary_id.to_string()])
-        .await
-        .ok("info");
+    let info = cdn.ok(&["info", &binary_id.to_string()]).await;
     assert!(info.stdout.contains("b.bin"), "{}", info.stdout);
     assert!(
         info.stdout.contains(&format!("{holder}  ok  ")),
@@ -166,13 +176,8 @@ async fn the_content_lifecycle_from_the_command_line() {
     // Without -o, the file is created in the current directory under the
     // stored name, and nothing else is left there.
     let downloads = tempfile::tempdir().unwrap();
-    cdn(
-        &stack,
-        downloads.path(),
-        &["download", &binary_id.to_string()],
-    )
-    .await
-    .ok("download");
+    let in_downloads = Cdn::new(&stack, downloads.path());
+    in_downloads.ok(&["download", &binary_id.to_string()]).await;
     assert_eq!(files_under(downloads.path()), [PathBuf::from("b.bin")]);
     assert_eq!(
         std::fs::read(downloads.path().join("b.bin")).unwrap(),
@@ -180,12 +185,9 @@ async fn the_content_lifecycle_from_the_command_line() {
     );
     // A second download would replace that file: refused without --force.
     std::fs::write(downloads.path().join("b.bin"), b"mine").unwrap();
-    let again = cdn(
-        &stack,
-        downloads.path(),
-        &["download", &binary_id.to_string()],
-    )
-    .await;
+    let again = in_downloads
+        .run(&["download", &binary_id.to_string()])
+        .await;
     assert_eq!(again.code, Some(1), "{}", again.stderr);
     assert!(again.stderr.contains("--force"), "{}", again.stderr);
     assert_eq!(
@@ -196,57 +198,31 @@ async fn the_content_lifecycle_from_the_command_line() {
     // Update: same id, version 2, new bytes, same name.
     let replacement = b"alpha, second edition\n";
     std::fs::write(work.path().join("a-v2.txt"), replacement).unwrap();
-    let update = cdn(
-        &stack,
-        work.path(),
-        &["update", &text_id.to_string(), "a-v2.txt"],
-    )
-    .await
-    .ok("update");
+    let update = cdn.ok(&["update", &text_id.to_string(), "a-v2.txt"]).await;
     assert!(update.stdout.contains(", v2, on node"), "{}", update.stdout);
-    let updated: Content = cdn(
-        &stack,
-        work.path(),
-        &["--json", "info", &text_id.to_string()],
-    )
-    .await
-    .ok("--json info")
-    .json();
+    let updated: Content = cdn.json(&["info", &text_id.to_string()]).await;
     assert_eq!(updated.version, 2);
     assert_eq!(updated.size, replacement.len() as u64);
     assert_eq!(updated.filename, "a.txt");
-    assert_eq!(updated.sha256, sha256_hex(replacement));
+    assert_eq!(updated.sha256.to_hex(), sha256_hex(replacement));
 
     // Rename: the name changes, the bytes and version do not.
-    let rename = cdn(
-        &stack,
-        work.path(),
-        &["rename", &text_id.to_string(), "renamed.txt"],
-    )
-    .await
-    .ok("rename");
+    let rename = cdn
+        .ok(&["rename", &text_id.to_string(), "renamed.txt"])
+        .await;
     assert_eq!(
         rename.stdout.trim_end(),
         format!("✓ {text_id} renamed to renamed.txt")
     );
-    let renamed: Content = cdn(
-        &stack,
-        work.path(),
-        &["--json", "info", &text_id.to_string()],
-    )
-    .await
-    .ok("--json info")
-    .json();
+    let renamed: Content = cdn.json(&["info", &text_id.to_string()]).await;
     assert_eq!(renamed.filename, "renamed.txt");
     assert_eq!(renamed.version, 2);
     assert_eq!(renamed.sha256, updated.sha256);
 
     // Delete, then the object is gone: exit code 1 and one line on stderr.
-    let rm = cdn(&stack, work.path(), &["rm", &text_id.to_string()])
-        .await
-        .ok("rm");
+    let rm = cdn.ok(&["rm", &text_id.to_string()]).await;
     assert_eq!(rm.stdout.trim_end(), format!("✓ deleted {text_id}"));
-    let gone = cdn(&stack, work.path(), &["info", &text_id.to_string()]).await;
+    let gone = cdn.run(&["info", &text_id.to_string()]).await;
     assert_eq!(gone.code, Some(1), "{}", gone.stderr);
     assert_eq!(gone.stdout, "");
     assert_eq!(gone.stderr.lines().count(), 1, "{}", gone.stderr);
@@ -268,54 +244,26 @@ async fn a_stored_name_cannot_make_a_download_escape_its_directory() {
     let sources = tempfile::tempdir().unwrap();
     std::fs::write(sources.path().join("plain.txt"), b"via the command\n").unwrap();
     // Uploaded by the command with a name chosen to climb out...
-    let upload = cdn(
-        &stack,
-        sources.path(),
-        &[
-            "--json",
-            "upload",
-            "plain.txt",
-            "--name",
-            "../../escape.txt",
-        ],
-    )
-    .await
-    .ok("upload --name");
-    let by_command: Content = upload.json();
+    let by_command: Content = Cdn::new(&stack, sources.path())
+        .json(&["upload", "plain.txt", "--name", "../../escape.txt"])
+        .await;
     assert_eq!(by_command.filename, "../../escape.txt");
     // ...and by another client with a name naming another directory.
-    let by_library = stack
-        .client
-        .upload_stream(
-            futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(
-                b"via the library\n",
-            ))]),
-            Some(16),
-            "../evil/x.txt",
-            None,
-        )
-        .await
-        .unwrap();
+    let by_library = stack.upload("../evil/x.txt", b"via the library\n").await;
     assert_eq!(by_library.filename, "../evil/x.txt");
 
     // Downloads run two levels down, so `../..` would still be in `root`.
     let root = tempfile::tempdir().unwrap();
     let here = root.path().join("a").join("b");
     std::fs::create_dir_all(&here).unwrap();
+    let cdn = Cdn::new(&stack, &here);
     for id in [by_command.id, by_library.id] {
-        cdn(&stack, &here, &["download", &id.to_string()])
-            .await
-            .ok("download");
+        cdn.ok(&["download", &id.to_string()]).await;
     }
     // With -o naming a directory, the name is used inside it, just as safely.
     std::fs::create_dir(here.join("into")).unwrap();
-    cdn(
-        &stack,
-        &here,
-        &["download", &by_library.id.to_string(), "-o", "into"],
-    )
-    .await
-    .ok("download -o DIR");
+    cdn.ok(&["download", &by_library.id.to_string(), "-o", "into"])
+        .await;
 
     assert_eq!(
         files_under(root.path()),
@@ -345,10 +293,9 @@ async fn a_corrupt_copy_never_becomes_a_downloaded_file() {
     let sources = tempfile::tempdir().unwrap();
     let original = patterned(256 * 1024);
     std::fs::write(sources.path().join("data.bin"), &original).unwrap();
-    let content: Content = cdn(&stack, sources.path(), &["--json", "upload", "data.bin"])
-        .await
-        .ok("--json upload")
-        .json();
+    let content: Content = Cdn::new(&stack, sources.path())
+        .json(&["upload", "data.bin"])
+        .await;
     assert_eq!(content.size, original.len() as u64);
 
     // The only copy (replication 1) gets one byte flipped on the node's disk.
@@ -362,13 +309,8 @@ async fn a_corrupt_copy_never_becomes_a_downloaded_file() {
         .collect::<Vec<_>>()
         .pop()
         .expect("a blob on some node");
-    assert_eq!(NODE_IDS[node], content.replicas[0].node);
-    let blob = stack
-        .dir
-        .path()
-        .join(NODE_IDS[node])
-        .join("blobs")
-        .join(&key);
+    assert_eq!(NODE_IDS[node], content.replicas[0].node.as_str());
+    let blob = stack.blob_file(node, &key);
     let mut bytes = std::fs::read(&blob).unwrap();
     assert_eq!(bytes, original, "the blob is stored as is");
     bytes[100_000] ^= 0x01;
@@ -378,12 +320,10 @@ async fn a_corrupt_copy_never_becomes_a_downloaded_file() {
     // checksum wrong, the command fails and leaves no file, not even a
     // partial one.
     let downloads = tempfile::tempdir().unwrap();
-    let run = cdn(
-        &stack,
-        downloads.path(),
-        &["download", &content.id.to_string(), "-o", "out.bin"],
-    )
-    .await;
+    let in_downloads = Cdn::new(&stack, downloads.path());
+    let run = in_downloads
+        .run(&["download", &content.id.to_string(), "-o", "out.bin"])
+        .await;
     assert!(
         !run.success(),
         "a corrupt copy was accepted:\n{}",
@@ -394,12 +334,9 @@ async fn a_corrupt_copy_never_becomes_a_downloaded_file() {
     assert_eq!(files_under(downloads.path()), Vec::<PathBuf>::new());
 
     // The same without -o: nothing under the stored name either.
-    let run = cdn(
-        &stack,
-        downloads.path(),
-        &["download", &content.id.to_string()],
-    )
-    .await;
+    let run = in_downloads
+        .run(&["download", &content.id.to_string()])
+        .await;
     assert_eq!(run.code, Some(1), "{}\n{}", run.stdout, run.stderr);
     assert_eq!(files_under(downloads.path()), Vec::<PathBuf>::new());
 }
@@ -411,22 +348,19 @@ async fn nodes_and_stats_show_the_three_nodes() {
         stack.wait_for_node(id, NodeStatus::Up).await;
     }
     let work = tempfile::tempdir().unwrap();
+    let cdn = Cdn::new(&stack, work.path());
 
-    let nodes = cdn(&stack, work.path(), &["nodes"]).await.ok("nodes");
-    let stats = cdn(&stack, work.path(), &["stats"]).await.ok("stats");
-    for id in NODE_IDS {
-        let row = nodes
-            .stdout
-            .lines()
-            .find(|line| line.starts_with(id))
-            .unwrap_or_else(|| panic!("no row for {id}:\n{}", nodes.stdout));
-        assert!(row.contains(" up "), "{row}");
-        let row = stats
-            .stdout
-            .lines()
-            .find(|line| line.starts_with(id))
-            .unwrap_or_else(|| panic!("no row for {id}:\n{}", stats.stdout));
-        assert!(row.contains(" up "), "{row}");
+    let nodes = cdn.ok(&["nodes"]).await;
+    let stats = cdn.ok(&["stats"]).await;
+    // Both tables have a row for each node, showing it up.
+    for table in [&nodes.stdout, &stats.stdout] {
+        for id in NODE_IDS {
+            let row = table
+                .lines()
+                .find(|line| line.starts_with(id))
+                .unwrap_or_else(|| panic!("no row for {id}:\n{table}"));
+            assert!(row.contains(" up "), "{row}");
+        }
     }
     assert!(
         stats.stdout.contains(" objects; "),
@@ -434,10 +368,7 @@ async fn nodes_and_stats_show_the_three_nodes() {
         stats.stdout
     );
 
-    let json: serde_json::Value = cdn(&stack, work.path(), &["--json", "nodes"])
-        .await
-        .ok("--json nodes")
-        .json();
+    let json: serde_json::Value = cdn.json(&["nodes"]).await;
     let listed = json["nodes"].as_array().expect("a nodes array");
     let mut ids: Vec<&str> = listed
         .iter()

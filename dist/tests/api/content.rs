@@ -1,15 +1,11 @@
 //! The content lifecycle, as the demo runs it.
 
-use bytes::Bytes;
 use cdn_client::NoProgress;
-use cdn_common::wire::ContentPatch;
+use cdn_common::wire::{Content, ContentPatch};
 use futures::StreamExt;
 
-use crate::helpers::Stack;
-
-fn body(text: &str) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    futures::stream::iter(vec![Ok(Bytes::from(text.to_owned()))])
-}
+use testkit::fetch;
+use testkit::services::{Stack, body};
 
 async fn download(stack: &Stack, id: uuid::Uuid) -> Vec<u8> {
     let mut stream = stack.client.download_stream(id).await.unwrap();
@@ -111,11 +107,7 @@ async fn upload_download_update_delete() {
 #[tokio::test]
 async fn rename_and_retype_without_touching_the_bytes() {
     let stack = Stack::start().await;
-    let uploaded = stack
-        .client
-        .upload_stream(body("# title"), Some(7), "draft.txt", None)
-        .await
-        .unwrap();
+    let uploaded = stack.upload("draft.txt", "# title").await;
     let patched = stack
         .client
         .patch(
@@ -143,40 +135,24 @@ async fn lists_newest_first_page_by_page() {
     let stack = Stack::start().await;
     let mut ids = Vec::new();
     for n in 0..5 {
-        let text = format!("object {n}");
         let content = stack
             .client
-            .upload_stream(body(&text), None, &format!("{n}.txt"), None)
+            .upload_stream(body(format!("object {n}")), None, &format!("{n}.txt"), None)
             .await
             .unwrap();
         ids.push(content.id);
     }
     ids.reverse();
 
-    let first = stack.client.list(Some(2), None).await.unwrap();
-    assert_eq!(
-        first.items.iter().map(|c| c.id).collect::<Vec<_>>(),
-        ids[..2]
-    );
-    let second = stack
-        .client
-        .list(Some(2), first.next_cursor.as_deref())
-        .await
-        .unwrap();
-    assert_eq!(
-        second.items.iter().map(|c| c.id).collect::<Vec<_>>(),
-        ids[2..4]
-    );
-    let third = stack
-        .client
-        .list(Some(2), second.next_cursor.as_deref())
-        .await
-        .unwrap();
-    assert_eq!(
-        third.items.iter().map(|c| c.id).collect::<Vec<_>>(),
-        ids[4..]
-    );
-    assert_eq!(third.next_cursor, None);
+    // Each page's cursor leads to the next; the last page has none.
+    let mut cursor = None;
+    for expected in [&ids[..2], &ids[2..4], &ids[4..]] {
+        let page = stack.client.list(Some(2), cursor.as_deref()).await.unwrap();
+        let listed: Vec<_> = page.items.iter().map(|c| c.id).collect();
+        assert_eq!(listed, expected, "after cursor {cursor:?}");
+        cursor = page.next_cursor;
+    }
+    assert_eq!(cursor, None);
     assert_eq!(stack.client.list_all().await.unwrap().len(), 5);
 
     let stats = stack.client.stats().await.unwrap();
@@ -206,7 +182,7 @@ async fn a_browser_form_uploads_too() {
         .unwrap();
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    let content: cdn_common::wire::Content = response.json().await.unwrap();
+    let content: Content = response.json().await.unwrap();
     assert_eq!(location, format!("/content/{}", content.id));
     assert_eq!(content.filename, "page.html");
     assert_eq!(content.content_type, "text/html");
@@ -227,20 +203,44 @@ async fn raw_uploads_take_their_name_from_the_header_and_guess_the_type() {
         .await
         .unwrap();
     assert_eq!(response.status(), 201);
-    let content: cdn_common::wire::Content = response.json().await.unwrap();
+    let content: Content = response.json().await.unwrap();
     assert_eq!(content.filename, "résumé.pdf");
     assert_eq!(content.content_type, "application/pdf");
 
-    let unnamed: cdn_common::wire::Content = stack
-        .http
-        .post(stack.url("/content"))
-        .body("bytes")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let unnamed: Content = fetch::json(stack.http.post(stack.url("/content")).body("bytes")).await;
     assert_eq!(unnamed.filename, unnamed.id.to_string());
     assert_eq!(unnamed.content_type, "application/octet-stream");
+}
+
+/// Each of many concurrent replacements answers with the version it wrote
+/// (its own bytes' SHA-256), never with another's, and every version number
+/// is given out once.
+#[tokio::test]
+async fn each_concurrent_replacement_answers_with_its_own_version() {
+    const WRITERS: usize = 30;
+    let stack = Stack::start().await;
+    let first = stack.upload("race.txt", "v0").await;
+    let replacements = (0..WRITERS).map(|writer| {
+        let client = stack.client.clone();
+        let text = format!("written by writer {writer}");
+        async move {
+            let (written, len) = (cdn_common::Sha256::of(text.as_bytes()), text.len() as u64);
+            let answer = client
+                .replace_stream(first.id, body(text), Some(len), None, None)
+                .await
+                .unwrap();
+            (written, answer)
+        }
+    });
+    let answers = futures::future::join_all(replacements).await;
+    let mut versions: Vec<u32> = answers
+        .iter()
+        .map(|(written, answer)| {
+            assert_eq!(&answer.sha256, written, "an answer described another write");
+            answer.version
+        })
+        .collect();
+    versions.sort_unstable();
+    let expected: Vec<u32> = (2..=WRITERS as u32 + 1).collect();
+    assert_eq!(versions, expected);
 }

@@ -6,16 +6,8 @@ use cdn_common::wire::Content;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap};
 
-use crate::helpers::Stack;
-
-async fn upload(stack: &Stack, name: &str, bytes: &'static [u8]) -> Content {
-    let body = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(bytes))]);
-    stack
-        .client
-        .upload_stream(body, Some(bytes.len() as u64), name, None)
-        .await
-        .unwrap()
-}
+use testkit::fetch;
+use testkit::services::{self, Stack};
 
 async fn get(
     stack: &Stack,
@@ -35,7 +27,7 @@ async fn get(
 #[tokio::test]
 async fn serves_whole_content_with_its_headers() {
     let stack = Stack::start().await;
-    let content = upload(&stack, "menu café.txt", b"0123456789").await;
+    let content = stack.upload("menu café.txt", b"0123456789").await;
     let (status, headers, body) = get(&stack, &content, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&body[..], b"0123456789");
@@ -69,7 +61,7 @@ async fn serves_whole_content_with_its_headers() {
 #[tokio::test]
 async fn honours_ranges() {
     let stack = Stack::start().await;
-    let content = upload(&stack, "digits.txt", b"0123456789").await;
+    let content = stack.upload("digits.txt", b"0123456789").await;
 
     let (status, headers, body) = get(&stack, &content, &[(header::RANGE, "bytes=2-5")]).await;
     assert_eq!(status, StatusCode::PARTIAL_CONTENT);
@@ -124,7 +116,7 @@ async fn honours_ranges() {
 #[tokio::test]
 async fn answers_conditional_requests_with_304() {
     let stack = Stack::start().await;
-    let content = upload(&stack, "a.txt", b"cache me").await;
+    let content = stack.upload("a.txt", b"cache me").await;
     let (_, headers, _) = get(&stack, &content, &[]).await;
     let etag = headers[header::ETAG].to_str().unwrap().to_owned();
     let last_modified = headers[header::LAST_MODIFIED].to_str().unwrap().to_owned();
@@ -150,10 +142,9 @@ async fn answers_conditional_requests_with_304() {
     assert_eq!(status, StatusCode::OK);
 
     // New bytes, new tag: the old one no longer matches.
-    let body = futures::stream::iter(vec![Ok::<_, std::io::Error>(Bytes::from_static(b"fresh"))]);
     stack
         .client
-        .replace_stream(content.id, body, Some(5), None, None)
+        .replace_stream(content.id, services::body("fresh"), Some(5), None, None)
         .await
         .unwrap();
     let (status, _, body) = get(&stack, &content, &[(header::IF_NONE_MATCH, &etag)]).await;
@@ -163,7 +154,7 @@ async fn answers_conditional_requests_with_304() {
 #[tokio::test]
 async fn head_gives_the_headers_alone() {
     let stack = Stack::start().await;
-    let content = upload(&stack, "a.bin", b"12345678").await;
+    let content = stack.upload("a.bin", b"12345678").await;
     let response = stack.http.head(&content.uri).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()[header::CONTENT_LENGTH], "8");
@@ -187,7 +178,7 @@ async fn head_gives_the_headers_alone() {
 #[tokio::test]
 async fn redirects_to_a_copy_on_its_node() {
     let stack = Stack::start().await;
-    let content = upload(&stack, "a.txt", b"straight from the node").await;
+    let content = stack.upload("a.txt", b"straight from the node").await;
     let no_follow = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -203,14 +194,6 @@ async fn redirects_to_a_copy_on_its_node() {
         .unwrap()
         .to_owned();
     assert_eq!(location, content.replicas[0].uri);
-    let bytes = stack
-        .http
-        .get(&location)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let bytes = fetch::bytes(stack.http.get(&location)).await;
     assert_eq!(&bytes[..], b"straight from the node");
 }

@@ -1,25 +1,18 @@
 //! The `cdn` command's demo, run for real against the stack.
 
-use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::Stack;
+use testkit::services::{Stack, cdn_binary};
 
 #[tokio::test]
 async fn the_demo_runs_clean() {
     let stack = Stack::start().await;
-    let cdn = Path::new(env!("CARGO_BIN_EXE_cdn-dist")).with_file_name("cdn");
-    assert!(
-        cdn.exists(),
-        "{} is missing: run `cargo test --workspace`",
-        cdn.display()
-    );
     let workdir = tempfile::tempdir().unwrap();
     let output = tokio::task::spawn_blocking({
         let url = stack.dist.url.clone();
         let workdir = workdir.path().to_owned();
         move || {
-            Command::new(cdn)
+            Command::new(cdn_binary())
                 .arg("demo")
                 .env("CDN_URL", url)
                 .current_dir(workdir)

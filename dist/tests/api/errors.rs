@@ -2,7 +2,7 @@
 
 use reqwest::{Method, StatusCode};
 
-use crate::helpers::Stack;
+use testkit::services::Stack;
 
 async fn error_of(stack: &Stack, method: Method, path: &str, body: &str) -> (StatusCode, String) {
     let response = stack
@@ -103,18 +103,7 @@ async fn refuses_bad_requests_clearly() {
         assert_eq!(status, expected, "{method} {path}");
     }
 
-    let content = stack
-        .client
-        .upload_stream(
-            futures::stream::iter(vec![Ok::<_, std::io::Error>(bytes::Bytes::from_static(
-                b"x",
-            ))]),
-            Some(1),
-            "x.txt",
-            None,
-        )
-        .await
-        .unwrap();
+    let content = stack.upload("x.txt", b"x").await;
     let path = format!("/content/{}", content.id);
     for body in [
         "{not json",

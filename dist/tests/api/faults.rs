@@ -7,37 +7,32 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use cdn_client::Client;
-use cdn_common::wire::{Content, NodeStatus, ReplicaStatus};
+use cdn_common::wire::{Content, NodeStatus, Replica, ReplicaStatus};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{NODE_IDS, Stack, StackConfig, TestPostgres};
+use testkit::fetch;
+use testkit::postgres::{PgOptions, PgServer};
+use testkit::services::{Children, Stack, StackConfig, body, node_index};
 
-fn replicated(dist_env: &[(&'static str, &str)]) -> StackConfig {
+/// Three nodes keeping two copies of each object, `children` run as child
+/// processes, the distributor given `dist_env` too.
+fn replicated(children: Children, dist_env: &[(&'static str, &str)]) -> StackConfig {
     StackConfig {
         replication: 2,
         dist_env: dist_env
             .iter()
             .map(|(key, value)| (*key, value.to_string()))
             .collect(),
+        children,
         ..StackConfig::default()
     }
 }
 
-fn body(
-    bytes: Vec<u8>,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    futures::stream::iter(vec![Ok(Bytes::from(bytes))])
-}
-
-async fn upload(stack: &Stack, bytes: Vec<u8>) -> Content {
-    let len = bytes.len() as u64;
-    stack
-        .client
-        .upload_stream(body(bytes), Some(len), "object.bin", None)
-        .await
-        .unwrap()
+/// The key of a copy, the last segment of its node's URL for it.
+fn key_of(replica: &Replica) -> &str {
+    replica.uri.rsplit('/').next().unwrap()
 }
 
 /// Reads the whole object and checks it against its SHA-256.
@@ -51,7 +46,7 @@ async fn read_verified(client: &Client, content: &Content) -> Result<(), String>
         hasher.update(chunk.map_err(|err| err.to_string())?);
     }
     let actual = hex::encode(hasher.finalize());
-    if actual == content.sha256 {
+    if actual == content.sha256.to_hex() {
         Ok(())
     } else {
         Err(format!("got bytes hashing to {actual}"))
@@ -71,28 +66,30 @@ async fn wait_fully_replicated(stack: &Stack, copies: usize, limit: Duration) ->
         let up = |id: &str| {
             nodes
                 .iter()
-                .any(|node| node.id == id && node.status == NodeStatus::Up)
+                .any(|node| node.id.as_str() == id && node.status == NodeStatus::Up)
         };
         let items = stack.client.list_all().await.unwrap();
         let healthy = items.iter().all(|content| {
             let good: Vec<_> = content
                 .replicas
                 .iter()
-                .filter(|replica| replica.status == ReplicaStatus::Ok && up(&replica.node))
+                .filter(|replica| replica.status == ReplicaStatus::Ok && up(replica.node.as_str()))
                 .collect();
             good.len() == copies
                 && good.iter().all(|replica| {
-                    let index = NODE_IDS.iter().position(|id| *id == replica.node).unwrap();
-                    let key = replica.uri.rsplit('/').next().unwrap();
-                    let path = stack.node_dir(index).join("blobs").join(key);
-                    path.exists() && sha256_file(&path) == content.sha256
+                    let path = stack.blob_file(node_index(replica.node.as_str()), key_of(replica));
+                    path.exists() && sha256_file(&path) == content.sha256.to_hex()
                 })
         });
         if healthy {
             return started.elapsed();
         }
         if started.elapsed() > limit {
-            let log = stack.dist.log();
+            let log = if stack.dist.is_child() {
+                stack.dist.log()
+            } else {
+                String::new()
+            };
             let tail: Vec<&str> = log
                 .lines()
                 .skip(log.lines().count().saturating_sub(40))
@@ -107,13 +104,14 @@ async fn wait_fully_replicated(stack: &Stack, copies: usize, limit: Duration) ->
 }
 
 #[tokio::test]
+#[ignore = "long: scripts/test runs it"]
 async fn reads_never_fail_when_a_node_dies_under_load() {
-    let mut stack = Stack::start_with(replicated(&[])).await;
+    let mut stack = Stack::start_with(replicated(Children::NODES, &[])).await;
     let mut objects = Vec::new();
     for n in 0..300u32 {
         let mut bytes = vec![(n % 256) as u8; 4096];
         bytes[..4].copy_from_slice(&n.to_le_bytes());
-        objects.push(upload(&stack, bytes).await);
+        objects.push(stack.upload("object.bin", bytes).await);
     }
     assert!(objects.iter().all(|content| content.replicas.len() == 2));
 
@@ -166,10 +164,13 @@ async fn reads_never_fail_when_a_node_dies_under_load() {
 }
 
 #[tokio::test]
+#[ignore = "long: scripts/test runs it"]
 async fn a_node_back_with_an_empty_volume_is_refilled() {
-    let mut stack = Stack::start_with(replicated(&[])).await;
+    let mut stack = Stack::start_with(replicated(Children::NODES, &[])).await;
     for n in 0..200u32 {
-        upload(&stack, n.to_le_bytes().repeat(512)).await;
+        stack
+            .upload("object.bin", n.to_le_bytes().repeat(512))
+            .await;
     }
     let held_by_node1 = stack.blobs_on_disk(0).len();
     assert!(held_by_node1 > 0);
@@ -192,9 +193,11 @@ async fn a_node_back_with_an_empty_volume_is_refilled() {
 
 #[tokio::test]
 async fn a_node_down_past_the_grace_period_is_repaired_around() {
-    let mut stack = Stack::start_with(replicated(&[("REPAIR_GRACE", "1s")])).await;
+    let mut stack = Stack::start_with(replicated(Children::NODES, &[("REPAIR_GRACE", "1s")])).await;
     for n in 0..50u32 {
-        upload(&stack, n.to_le_bytes().repeat(256)).await;
+        stack
+            .upload("object.bin", n.to_le_bytes().repeat(256))
+            .await;
     }
     stack.nodes[2].kill();
     stack.wait_for_node("node3", NodeStatus::Down).await;
@@ -220,32 +223,21 @@ async fn a_node_down_past_the_grace_period_is_repaired_around() {
 
 #[tokio::test]
 async fn a_flipped_byte_is_never_served_and_is_repaired() {
-    let stack = Stack::start_with(replicated(&[])).await;
-    let content = upload(&stack, b"precious bytes, kept twice".repeat(1000)).await;
-    let victim = NODE_IDS
-        .iter()
-        .position(|id| *id == content.replicas[0].node)
-        .unwrap();
-    let key = content.replicas[0]
-        .uri
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let path = stack.node_dir(victim).join("blobs").join(&key);
+    let stack = Stack::start_with(replicated(Children::default(), &[])).await;
+    let content = stack
+        .upload("object.bin", b"precious bytes, kept twice".repeat(1000))
+        .await;
+    let victim = node_index(content.replicas[0].node.as_str());
+    let key = key_of(&content.replicas[0]);
+    let path = stack.blob_file(victim, key);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[1234] ^= 0x01;
     std::fs::write(&path, bytes).unwrap();
 
-    let report: serde_json::Value = stack
+    let scrub = stack
         .http
-        .post(format!("{}/scrub", stack.nodes[victim].url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .post(format!("{}/scrub", stack.nodes[victim].url));
+    let report: serde_json::Value = fetch::json(scrub).await;
     assert_eq!(report["corrupt"], serde_json::json!([key]));
     // Whichever copy a read picks, it gets the right bytes or an error.
     for _ in 0..10 {
@@ -263,8 +255,10 @@ async fn a_flipped_byte_is_never_served_and_is_repaired() {
 
 #[tokio::test]
 async fn a_distributor_killed_mid_upload_leaves_nothing_behind() {
-    let mut stack = Stack::start_with(replicated(&[("ORPHAN_GRACE", "0s")])).await;
-    let kept = upload(&stack, b"acknowledged before the crash".to_vec()).await;
+    let mut stack = Stack::start_with(replicated(Children::DIST, &[("ORPHAN_GRACE", "0s")])).await;
+    let kept = stack
+        .upload("object.bin", b"acknowledged before the crash")
+        .await;
 
     // An upload that trickles in, cut short by SIGKILL of the distributor.
     let slow = futures::stream::iter(0..1000).then(|_| async {
@@ -316,15 +310,17 @@ async fn a_distributor_killed_mid_upload_leaves_nothing_behind() {
 
 #[tokio::test]
 async fn requests_fail_fast_while_postgres_restarts_and_recover_after() {
-    let postgres = TestPostgres::start();
+    let postgres = PgServer::start_own(PgOptions::default()).await;
     let stack = Stack::start_with(StackConfig {
-        database_url: Some(postgres.url.clone()),
-        ..replicated(&[])
+        database_url: Some(postgres.fresh_database().await),
+        ..replicated(Children::default(), &[])
     })
     .await;
-    let content = upload(&stack, b"survives a database restart".to_vec()).await;
+    let content = stack
+        .upload("object.bin", b"survives a database restart")
+        .await;
 
-    postgres.stop();
+    postgres.stop().await;
     for _ in 0..5 {
         let asked = Instant::now();
         let response = stack.http.get(&content.uri).send().await.unwrap();
@@ -337,10 +333,12 @@ async fn requests_fail_fast_while_postgres_restarts_and_recover_after() {
         let error: serde_json::Value = response.json().await.unwrap();
         assert_eq!(error["error"]["code"], "unavailable");
     }
-    let ready = stack.http.get(stack.url("/readyz")).send().await.unwrap();
-    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        stack.status_of("/readyz").await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 
-    postgres.start_again();
+    postgres.start().await;
     let started = Instant::now();
     while read_verified(&stack.client, &content).await.is_err() {
         assert!(
@@ -349,23 +347,14 @@ async fn requests_fail_fast_while_postgres_restarts_and_recover_after() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    upload(&stack, b"and takes new uploads".to_vec()).await;
-    assert_eq!(
-        stack
-            .http
-            .get(stack.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    stack.upload("object.bin", b"and takes new uploads").await;
+    assert_eq!(stack.status_of("/readyz").await, 200);
 }
 
 #[tokio::test]
 async fn concurrent_replacements_leave_one_whole_version() {
-    let stack = Stack::start_with(replicated(&[])).await;
-    let content = upload(&stack, b"version one".to_vec()).await;
+    let stack = Stack::start_with(replicated(Children::default(), &[])).await;
+    let content = stack.upload("object.bin", b"version one").await;
     let versions = [vec![b'a'; 3 << 20], vec![b'b'; 3 << 20]];
     let hashes: Vec<String> = versions
         .iter()
@@ -385,7 +374,7 @@ async fn concurrent_replacements_leave_one_whole_version() {
 
     let last = stack.client.info(content.id).await.unwrap();
     assert_eq!(last.version, 3);
-    assert!(hashes.contains(&last.sha256));
+    assert!(hashes.contains(&last.sha256.to_hex()));
     read_verified(&stack.client, &last).await.unwrap();
     wait_fully_replicated(&stack, 2, Duration::from_secs(10)).await;
     let started = Instant::now();
@@ -408,11 +397,13 @@ async fn an_upload_to_a_node_that_just_died_still_gets_two_copies() {
     // distributor notices (DOWN_AFTER is long).
     let mut stack = Stack::start_with(StackConfig {
         prefill: [0, 1000, 2000],
-        ..replicated(&[("DOWN_AFTER", "60s")])
+        ..replicated(Children::NODES, &[("DOWN_AFTER", "60s")])
     })
     .await;
     stack.nodes[0].kill();
-    let content = upload(&stack, b"written around a dead node".to_vec()).await;
+    let content = stack
+        .upload("object.bin", b"written around a dead node")
+        .await;
     let mut holders: Vec<&str> = content
         .replicas
         .iter()

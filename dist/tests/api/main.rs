@@ -1,7 +1,9 @@
 //! Integration tests of the distributor with real nodes and a real
-//! PostgreSQL, driven over HTTP with the client library.
-
-mod helpers;
+//! PostgreSQL, driven over HTTP with the client library. The stack comes
+//! from `testkit`: services in-process on port-0 listeners, child
+//! processes where a test kills one, reads its log or measures its memory.
+//! Tests that run longer than a few seconds are `#[ignore]`d with the
+//! reason "long": `scripts/test` runs them (`--include-ignored`).
 
 mod cli;
 mod content;

@@ -2,14 +2,23 @@
 //! request ids that follow a request from the distributor to its node, and
 //! one log line per request (as JSON when asked).
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
 use cdn_client::wire::Content;
+use testkit::fetch;
+use testkit::services::{
+    Children, Mode, NODE_IDS, Program, Service, Stack, StackConfig, node_index,
+};
 
-use crate::helpers::{NODE_IDS, Stack, free_port, node_binary};
+/// Every service a child process: each has metrics and a log of its own
+/// (in-process services would share this process's metrics recorder).
+async fn stack_of_children() -> Stack {
+    Stack::start_with(StackConfig {
+        children: Children::ALL,
+        ..StackConfig::default()
+    })
+    .await
+}
 
 /// Reads `url` until its body passes `check`, for up to 5 s: a request's
 /// metrics are recorded once its response body is done, which can be a
@@ -40,29 +49,13 @@ fn sample(body: &str, series: &str) -> Option<f64> {
         .and_then(|value| value.trim().parse().ok())
 }
 
-async fn upload(stack: &Stack, bytes: &'static [u8]) -> Content {
-    let body = futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(bytes))]);
-    stack
-        .client
-        .upload_stream(body, Some(bytes.len() as u64), "hello.txt", None)
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn the_distributor_and_the_nodes_serve_prometheus_metrics() {
-    let stack = Stack::start().await;
-    let content = upload(&stack, b"hello, metrics").await;
+    let stack = stack_of_children().await;
+    let content = stack.upload("hello.txt", b"hello, metrics").await;
     let holder = &content.replicas[0].node;
-    let bytes = stack
-        .http
-        .get(stack.url(&format!("/content/{}/data", content.id)))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let data_url = stack.url(&format!("/content/{}/data", content.id));
+    let bytes = fetch::bytes(stack.http.get(data_url)).await;
     assert_eq!(&bytes[..], b"hello, metrics");
 
     let data = r#"method="GET",route="/content/{id}/data""#;
@@ -110,7 +103,7 @@ async fn the_distributor_and_the_nodes_serve_prometheus_metrics() {
         assert!((0.0..5.0).contains(&age), "{node} polled {age}s ago");
         let placed = sample(&body, &format!("cdn_placements_total{{node=\"{node}\"}}"));
         let objects = sample(&body, &format!("cdn_node_objects{{node=\"{node}\"}}"));
-        if node == holder {
+        if node == holder.as_str() {
             assert_eq!((placed, objects), (Some(1.0), Some(1.0)), "{body}");
         } else {
             assert_eq!(placed, None, "{body}");
@@ -124,7 +117,7 @@ async fn the_distributor_and_the_nodes_serve_prometheus_metrics() {
     );
     assert!(sample(&body, "process_resident_memory_bytes").unwrap() > 0.0);
 
-    let node = &stack.nodes[NODE_IDS.iter().position(|id| id == holder).unwrap()];
+    let node = &stack.nodes[node_index(holder.as_str())];
     // The distributor always asks a node for a range, so it can resume
     // elsewhere mid-stream: the node answered 206.
     let body = scrape_until(&stack.http, &format!("{}/metrics", node.url), |body| {
@@ -149,11 +142,6 @@ async fn the_distributor_and_the_nodes_serve_prometheus_metrics() {
     );
 }
 
-/// Lines of `log` that mention `id`.
-fn lines_with<'a>(log: &'a str, id: &str) -> Vec<&'a str> {
-    log.lines().filter(|line| line.contains(id)).collect()
-}
-
 /// Waits (up to 5 s) for the access line of a request to reach a log.
 async fn wait_for_line(read: impl Fn() -> String, needle: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -170,9 +158,20 @@ async fn wait_for_line(read: impl Fn() -> String, needle: &str) -> String {
     }
 }
 
+/// Waits for request `id`'s access line in a log, then checks that some
+/// line naming `id` holds every one of `fields`.
+async fn assert_logged(read: impl Fn() -> String, id: &str, fields: &[&str]) {
+    let log = wait_for_line(read, id).await;
+    assert!(
+        log.lines()
+            .any(|line| line.contains(id) && fields.iter().all(|field| line.contains(field))),
+        "no line with {id} and {fields:?}:\n{log}"
+    );
+}
+
 #[tokio::test]
 async fn a_request_id_follows_an_upload_and_a_download_to_the_node() {
-    let stack = Stack::start().await;
+    let stack = stack_of_children().await;
     let id = format!("test-{}", uuid::Uuid::now_v7().simple());
     let response = stack
         .http
@@ -185,28 +184,18 @@ async fn a_request_id_follows_an_upload_and_a_download_to_the_node() {
     assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["x-request-id"], id.as_str());
     let content: Content = response.json().await.unwrap();
-    let holder = NODE_IDS
-        .iter()
-        .position(|node| *node == content.replicas[0].node)
-        .unwrap();
+    let holder = &stack.nodes[node_index(content.replicas[0].node.as_str())];
 
-    let dist_log = wait_for_line(|| stack.dist.log(), &id).await;
-    let dist_lines = lines_with(&dist_log, &id);
-    assert!(
-        dist_lines.iter().any(|line| line.contains("route=/content")
-            && line.contains("method=POST")
-            && line.contains("status=201")
-            && line.contains("bytes_in=24")
-            && line.contains("latency_ms=")),
-        "{dist_log}"
-    );
-    let node_log = wait_for_line(|| stack.nodes[holder].log(), &id).await;
-    assert!(
-        lines_with(&node_log, &id)
-            .iter()
-            .any(|line| line.contains("method=PUT") && line.contains("route=/blobs/{key}")),
-        "{node_log}"
-    );
+    let dist_fields = [
+        "route=/content",
+        "method=POST",
+        "status=201",
+        "bytes_in=24",
+        "latency_ms=",
+    ];
+    assert_logged(|| stack.dist.log(), &id, &dist_fields).await;
+    let node_fields = ["method=PUT", "route=/blobs/{key}"];
+    assert_logged(|| holder.log(), &id, &node_fields).await;
 
     // A download without an id gets a fresh one, passed on the same way.
     let response = stack
@@ -222,13 +211,7 @@ async fn a_request_id_follows_an_upload_and_a_download_to_the_node() {
         .to_owned();
     assert!(uuid::Uuid::try_parse(&made).is_ok(), "{made}");
     assert_eq!(response.text().await.unwrap(), "followed across services");
-    let node_log = wait_for_line(|| stack.nodes[holder].log(), &made).await;
-    assert!(
-        lines_with(&node_log, &made)
-            .iter()
-            .any(|line| line.contains("method=GET") && line.contains("bytes_out=24")),
-        "{node_log}"
-    );
+    assert_logged(|| holder.log(), &made, &["method=GET", "bytes_out=24"]).await;
 
     // An id that could forge a log line is not taken.
     let response = stack
@@ -244,34 +227,23 @@ async fn a_request_id_follows_an_upload_and_a_download_to_the_node() {
 #[tokio::test]
 async fn log_format_json_gives_one_object_per_request() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let log_path = dir.path().join("node.log");
-    let mut child = Command::new(node_binary())
-        .env_clear()
-        .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("STORAGE_DIR", dir.path().join("storage"))
-        .env("LOG_FORMAT", "json")
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .stdout(Stdio::null())
-        .spawn()
+    let storage = dir.path().join("storage").display().to_string();
+    let node = Service::start(
+        Program::Node,
+        [("STORAGE_DIR", storage.as_str()), ("LOG_FORMAT", "json")],
+        Mode::Child {
+            log: dir.path().join("node.log"),
+        },
+    )
+    .await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/blobs/missing", node.url))
+        .header("x-request-id", "json-1")
+        .send()
+        .await
         .unwrap();
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/blobs/missing");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let response = loop {
-        match http.get(&url).header("x-request-id", "json-1").send().await {
-            Ok(response) => break response,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(25)).await
-            }
-            Err(err) => panic!("the node did not start: {err}"),
-        }
-    };
     assert_eq!(response.status(), 404);
-    let read = || std::fs::read_to_string(Path::new(&log_path)).unwrap_or_default();
-    let log = wait_for_line(read, "json-1").await;
-    let _ = child.kill();
-    let _ = child.wait();
+    let log = wait_for_line(|| node.log(), "json-1").await;
 
     let access: serde_json::Value = log
         .lines()

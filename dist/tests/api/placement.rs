@@ -5,21 +5,12 @@ use bytes::Bytes;
 use cdn_common::wire::NodeStatus;
 use reqwest::StatusCode;
 
-use crate::helpers::{Stack, StackConfig};
+use testkit::services::{Children, Stack, StackConfig};
 
-fn bytes_of(
-    len: usize,
-) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-    futures::stream::iter(vec![Ok(Bytes::from(vec![b'x'; len]))])
-}
-
+/// Uploads `len` bytes and returns the node that took them.
 async fn upload_to(stack: &Stack, len: usize) -> String {
-    let content = stack
-        .client
-        .upload_stream(bytes_of(len), Some(len as u64), "x.bin", None)
-        .await
-        .unwrap();
-    content.replicas[0].node.clone()
+    let content = stack.upload("x.bin", vec![b'x'; len]).await;
+    content.replicas[0].node.to_string()
 }
 
 #[tokio::test]
@@ -61,60 +52,37 @@ async fn each_upload_goes_to_the_emptiest_node_in_percent() {
 
 #[tokio::test]
 async fn a_node_that_goes_down_gets_no_writes() {
-    let mut stack = Stack::start().await;
+    let mut stack = Stack::start_with(StackConfig {
+        children: Children::NODES,
+        ..StackConfig::default()
+    })
+    .await;
     stack.nodes[0].kill();
     stack.wait_for_node("node1", NodeStatus::Down).await;
     let nodes = stack.client.nodes().await.unwrap();
-    let node1 = nodes.nodes.iter().find(|n| n.id == "node1").unwrap();
+    let node1 = nodes
+        .nodes
+        .iter()
+        .find(|n| n.id.as_str() == "node1")
+        .unwrap();
     assert!(node1.last_error.is_some());
     for _ in 0..4 {
         assert_ne!(upload_to(&stack, 100).await, "node1");
     }
-    assert_eq!(
-        stack
-            .http
-            .get(stack.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(stack.status_of("/readyz").await, 200);
 
     stack.nodes[1].kill();
     stack.nodes[2].kill();
     stack.wait_for_node("node3", NodeStatus::Down).await;
     stack.wait_for_node("node2", NodeStatus::Down).await;
-    let refused = stack
-        .client
-        .upload_stream(bytes_of(10), Some(10), "x.bin", None)
-        .await
-        .unwrap_err();
+    let refused = stack.try_upload("x.bin", [b'x'; 10]).await.unwrap_err();
     assert_eq!(
         refused.status(),
         Some(StatusCode::SERVICE_UNAVAILABLE),
         "{refused}"
     );
-    assert_eq!(
-        stack
-            .http
-            .get(stack.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        503
-    );
-    assert_eq!(
-        stack
-            .http
-            .get(stack.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(stack.status_of("/readyz").await, 503);
+    assert_eq!(stack.status_of("/healthz").await, 200);
 }
 
 #[tokio::test]
@@ -128,11 +96,7 @@ async fn when_every_node_is_full_the_upload_fails_with_507_and_leaves_nothing() 
         upload_to(&stack, 600).await;
     }
     // Known length: refused before a byte moves.
-    let refused = stack
-        .client
-        .upload_stream(bytes_of(600), Some(600), "x.bin", None)
-        .await
-        .unwrap_err();
+    let refused = stack.try_upload("x.bin", [b'x'; 600]).await.unwrap_err();
     assert_eq!(
         refused.status(),
         Some(StatusCode::INSUFFICIENT_STORAGE),
@@ -160,11 +124,7 @@ async fn when_every_node_is_full_the_upload_fails_with_507_and_leaves_nothing() 
     );
 
     // Larger than any node could ever hold.
-    let too_large = stack
-        .client
-        .upload_stream(bytes_of(2000), Some(2000), "z.bin", None)
-        .await
-        .unwrap_err();
+    let too_large = stack.try_upload("z.bin", [b'x'; 2000]).await.unwrap_err();
     assert_eq!(
         too_large.status(),
         Some(StatusCode::PAYLOAD_TOO_LARGE),

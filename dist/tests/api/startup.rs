@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::helpers::{free_port, node_binary};
+use testkit::services::Program;
 
 fn start(binary: &Path, env: &[(&str, &str)]) -> (bool, String) {
     let output = Command::new(binary)
@@ -20,9 +20,21 @@ fn start(binary: &Path, env: &[(&str, &str)]) -> (bool, String) {
 #[test]
 fn the_distributor_names_the_bad_variable() {
     let dist = Path::new(env!("CARGO_BIN_EXE_cdn-dist"));
-    let unused_port = free_port();
-    let nowhere = format!("postgres://nobody@127.0.0.1:{unused_port}/none");
+    // A socket directory with no server in it: the connection is refused.
+    let empty = tempfile::tempdir().unwrap();
+    let nowhere = format!(
+        "postgres://nobody@localhost/none?host={}",
+        empty.path().display()
+    );
     let good_nodes = "node1=http://127.0.0.1:1";
+    // Both required settings, and one more.
+    let required_and = |extra| {
+        vec![
+            ("DATABASE_URL", nowhere.as_str()),
+            ("NODES", good_nodes),
+            extra,
+        ]
+    };
     let cases = [
         (vec![("NODES", good_nodes)], "DATABASE_URL"),
         (vec![("DATABASE_URL", nowhere.as_str())], "NODES"),
@@ -30,38 +42,11 @@ fn the_distributor_names_the_bad_variable() {
             vec![("DATABASE_URL", nowhere.as_str()), ("NODES", "node1")],
             "NODES",
         ),
-        (
-            vec![
-                ("DATABASE_URL", nowhere.as_str()),
-                ("NODES", good_nodes),
-                ("REPLICATION", "2"),
-            ],
-            "REPLICATION",
-        ),
-        (
-            vec![
-                ("DATABASE_URL", nowhere.as_str()),
-                ("NODES", good_nodes),
-                ("POLL_INTERVAL", "often"),
-            ],
-            "POLL_INTERVAL",
-        ),
-        (
-            vec![
-                ("DATABASE_URL", nowhere.as_str()),
-                ("NODES", good_nodes),
-                ("LISTEN_ADDR", "here"),
-            ],
-            "LISTEN_ADDR",
-        ),
-        (
-            vec![
-                ("DATABASE_URL", nowhere.as_str()),
-                ("NODES", good_nodes),
-                ("LISTEN_ADDR", "127.0.0.1:0"),
-            ],
-            "DATABASE_URL",
-        ),
+        (required_and(("REPLICATION", "2")), "REPLICATION"),
+        (required_and(("POLL_INTERVAL", "often")), "POLL_INTERVAL"),
+        (required_and(("LISTEN_ADDR", "here")), "LISTEN_ADDR"),
+        // Every setting is good: the database is what is refused.
+        (required_and(("LISTEN_ADDR", "127.0.0.1:0")), "DATABASE_URL"),
     ];
     for (env, variable) in cases {
         let (ok, stderr) = start(dist, &env);
@@ -78,24 +63,13 @@ fn the_distributor_names_the_bad_variable() {
 fn the_node_names_the_bad_variable() {
     let dir = tempfile::tempdir().unwrap();
     let storage = dir.path().display().to_string();
-    for (env, variable) in [
-        (
-            vec![("MAX_STORAGE", "lots"), ("STORAGE_DIR", storage.as_str())],
-            "MAX_STORAGE",
-        ),
-        (
-            vec![("MAX_STORAGE", "-1GB"), ("STORAGE_DIR", storage.as_str())],
-            "MAX_STORAGE",
-        ),
-        (
-            vec![
-                ("LISTEN_ADDR", "localhost"),
-                ("STORAGE_DIR", storage.as_str()),
-            ],
-            "LISTEN_ADDR",
-        ),
+    for (bad, variable) in [
+        (("MAX_STORAGE", "lots"), "MAX_STORAGE"),
+        (("MAX_STORAGE", "-1GB"), "MAX_STORAGE"),
+        (("LISTEN_ADDR", "localhost"), "LISTEN_ADDR"),
     ] {
-        let (ok, stderr) = start(&node_binary(), &env);
+        let env = [bad, ("STORAGE_DIR", storage.as_str())];
+        let (ok, stderr) = start(&Program::Node.binary(), &env);
         assert!(!ok, "{env:?} should not start");
         assert!(
             stderr.starts_with(&format!("cdn-node: {variable}")),
@@ -105,5 +79,42 @@ fn the_node_names_the_bad_variable() {
             stderr.contains("lots") || variable != "MAX_STORAGE" || stderr.contains("-1GB"),
             "{stderr}"
         );
+    }
+}
+
+/// `--help` lists every setting with its default and starts nothing, even
+/// with no setting given.
+#[test]
+fn help_lists_every_setting_and_exits() {
+    let programs = [
+        (
+            Path::new(env!("CARGO_BIN_EXE_cdn-dist")).to_owned(),
+            cdn_dist::config::SETTINGS,
+        ),
+        (Program::Node.binary(), cdn_node::config::SETTINGS),
+    ];
+    for (binary, settings) in programs {
+        let output = Command::new(&binary)
+            .env_clear()
+            .arg("--help")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", binary.display());
+        let help = String::from_utf8_lossy(&output.stdout);
+        for setting in settings {
+            assert!(
+                help.contains(setting.name),
+                "{} missing:\n{help}",
+                setting.name
+            );
+            if let Some(default) = setting.default {
+                assert!(
+                    help.contains(&format!("[default: {default}]")),
+                    "{}'s default missing:\n{help}",
+                    setting.name
+                );
+            }
+        }
+        assert!(help.contains("RUST_LOG"), "{help}");
     }
 }

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::Stack;
+use testkit::services::{Children, Stack, StackConfig, node_index};
 
 const SIZE: u64 = 320 * 1024 * 1024;
 const CHUNK: usize = 1024 * 1024;
@@ -24,8 +24,14 @@ fn generated() -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + S
 }
 
 #[tokio::test]
+#[ignore = "long: scripts/test runs it"]
 async fn a_large_file_streams_through_in_bounded_memory() {
-    let stack = Stack::start().await;
+    // Child processes: each has a peak memory of its own.
+    let stack = Stack::start_with(StackConfig {
+        children: Children::ALL,
+        ..StackConfig::default()
+    })
+    .await;
     let mut expected = Sha256::new();
     let mut sent = generated();
     while let Some(chunk) = sent.next().await {
@@ -41,7 +47,7 @@ async fn a_large_file_streams_through_in_bounded_memory() {
         .unwrap();
     let upload_secs = started.elapsed().as_secs_f64();
     assert_eq!(content.size, SIZE);
-    assert_eq!(content.sha256, expected);
+    assert_eq!(content.sha256.to_hex(), expected);
 
     let started = Instant::now();
     let mut received = stack.client.download_stream(content.id).await.unwrap();
@@ -56,10 +62,7 @@ async fn a_large_file_streams_through_in_bounded_memory() {
     assert_eq!(size, SIZE);
     assert_eq!(hex::encode(hasher.finalize()), expected);
 
-    let holder = ["node1", "node2", "node3"]
-        .iter()
-        .position(|id| *id == content.replicas[0].node)
-        .unwrap();
+    let holder = node_index(content.replicas[0].node.as_str());
     let dist_peak = stack.dist.peak_rss();
     let node_peak = stack.nodes[holder].peak_rss();
     eprintln!(

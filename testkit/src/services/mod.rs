@@ -1,0 +1,306 @@
+//! Starting the distributor and the storage nodes for a test.
+//!
+//! A [`Service`] runs in-process by default: its library's `run(listener,
+//! config, shutdown)` on a runtime of its own, serving on a port-0 listener,
+//! its config built from the same settings table as its binary's. A test
+//! that must SIGKILL a service, read its log or measure its memory starts it
+//! as a child process of the real binary instead ([`Mode::Child`]).
+//!
+//! Either way its address comes from a [`HeldPort`]: known before it starts,
+//! the same after a restart, refusing connections while it is down.
+//!
+//! [`Stack`] starts a whole cluster: three nodes and a distributor on a
+//! fresh database.
+
+mod binary;
+mod child;
+mod in_process;
+mod stack;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use cdn_common::env::Vars;
+use cdn_common::service::Service as _;
+
+use crate::net::HeldPort;
+use child::ChildProcess;
+use in_process::InProcess;
+
+pub use stack::{Children, NODE_IDS, Stack, StackConfig, body, node_index};
+
+/// How long a service may take to answer `/healthz` after it starts.
+const READY_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Which service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Program {
+    /// `cdn-dist`, the distributor.
+    Dist,
+    /// `cdn-node`, a storage node.
+    Node,
+}
+
+impl Program {
+    fn binary_name(self) -> &'static str {
+        match self {
+            Program::Dist => "cdn-dist",
+            Program::Node => "cdn-node",
+        }
+    }
+
+    /// The service's binary, built from the current sources. Blocks while
+    /// Cargo builds it, the first time in a process.
+    pub fn binary(self) -> PathBuf {
+        let name = self.binary_name();
+        binary::path(name, name)
+    }
+}
+
+/// The `cdn` command, built from the current sources. Blocks while Cargo
+/// builds it, the first time in a process.
+pub fn cdn_binary() -> PathBuf {
+    binary::path("cdn-client", "cdn")
+}
+
+/// How a service runs.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// In this process, on a runtime of its own.
+    InProcess,
+    /// A child process of the real binary, its log (stderr) appended to
+    /// `log`.
+    Child { log: PathBuf },
+}
+
+/// A running (or stopped) distributor or node.
+pub struct Service {
+    /// `http://127.0.0.1:PORT`; the same for the service's whole life.
+    pub url: String,
+    program: Program,
+    settings: Vec<(String, String)>,
+    mode: Mode,
+    port: HeldPort,
+    running: Option<Running>,
+}
+
+enum Running {
+    InProcess(InProcess),
+    Child(ChildProcess),
+}
+
+impl Service {
+    /// Starts `program` with `settings` (its environment variables, as
+    /// `--help` lists them) and waits until it answers `/healthz`.
+    /// `LISTEN_ADDR` is set by the harness.
+    pub async fn start(
+        program: Program,
+        settings: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+        mode: Mode,
+    ) -> Service {
+        let port = HeldPort::new().expect("holding a loopback port");
+        Service::start_on(port, program, settings, mode).await
+    }
+
+    /// [`Service::start`] on a port held already, for settings that name
+    /// the service's own address (`PUBLIC_URL`).
+    pub async fn start_on(
+        port: HeldPort,
+        program: Program,
+        settings: impl IntoIterator<Item = (impl Into<String>, impl Into<String>)>,
+        mode: Mode,
+    ) -> Service {
+        let mut settings: Vec<(String, String)> = settings
+            .into_iter()
+            .map(|(name, value)| (name.into(), value.into()))
+            .filter(|(name, _)| name != "LISTEN_ADDR")
+            .collect();
+        settings.push(("LISTEN_ADDR".into(), port.addr().to_string()));
+        let mut service = Service {
+            url: port.url(),
+            program,
+            settings,
+            mode,
+            port,
+            running: None,
+        };
+        service.run().await;
+        service
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.port.addr()
+    }
+
+    /// Stops the service (SIGKILL for a child; a graceful stop with a
+    /// deadline in-process) and starts it again with the same settings, on
+    /// the same address.
+    pub async fn restart(&mut self) {
+        self.running = None;
+        self.run().await;
+    }
+
+    /// SIGKILL. Until a [`Service::restart`], connections to its address
+    /// are refused.
+    pub fn kill(&mut self) {
+        assert!(
+            matches!(self.running, None | Some(Running::Child(_))),
+            "{}",
+            self.only_for_children("kill")
+        );
+        self.running = None;
+    }
+
+    /// Stops the service gracefully (in-process) or with SIGKILL (child).
+    pub fn stop(&mut self) {
+        self.running = None;
+    }
+
+    /// Whether it runs as a child process.
+    pub fn is_child(&self) -> bool {
+        matches!(self.mode, Mode::Child { .. })
+    }
+
+    /// Everything the service has logged so far (a child's only).
+    pub fn log(&self) -> String {
+        let Mode::Child { log } = &self.mode else {
+            panic!("{}", self.only_for_children("read the log of"));
+        };
+        std::fs::read_to_string(log).unwrap_or_default()
+    }
+
+    /// Peak resident memory so far (`VmHWM`), in bytes (a child's only).
+    pub fn peak_rss(&self) -> u64 {
+        let Some(Running::Child(child)) = &self.running else {
+            panic!("{}", self.only_for_children("measure the memory of"));
+        };
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+            .expect("the child's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.split_whitespace().next()?.parse().ok())
+            .expect("a VmHWM line");
+        kib * 1024
+    }
+
+    fn only_for_children(&self, what: &str) -> String {
+        format!(
+            "cannot {what} a {} running in-process: start it as a child process",
+            self.program.binary_name()
+        )
+    }
+
+    async fn run(&mut self) {
+        let listener = self.port.listen().expect("listening on the held port");
+        self.running = Some(match &self.mode {
+            Mode::InProcess => {
+                log_to_stderr_when_asked();
+                Running::InProcess(start_in_process(self.program, &self.settings, listener))
+            }
+            Mode::Child { log } => {
+                let program = self.program;
+                let binary = crate::blocking(move || program.binary()).await;
+                let child = ChildProcess::spawn(&binary, &self.settings, listener, log)
+                    .unwrap_or_else(|err| panic!("starting {}: {err}", binary.display()));
+                Running::Child(child)
+            }
+        });
+        self.wait_until_ready().await;
+    }
+
+    /// Polls `/healthz` until it answers 200, the service ends, or the
+    /// deadline passes.
+    async fn wait_until_ready(&mut self) {
+        let name = self.program.binary_name();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let health = format!("{}/healthz", self.url);
+        let deadline = Instant::now() + READY_DEADLINE;
+        loop {
+            let ended = match self.running.as_mut() {
+                Some(Running::InProcess(service)) => service.ended(),
+                Some(Running::Child(child)) => child.ended(),
+                None => unreachable!("started just now"),
+            };
+            if let Some(why) = ended {
+                panic!("{name} ended at start-up: {why}{}", self.log_if_any());
+            }
+            if let Ok(response) = http.get(&health).send().await
+                && response.status().is_success()
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} did not answer {health} within {READY_DEADLINE:?}{}",
+                self.log_if_any()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if let Some(Running::Child(child)) = &self.running {
+            // It printed this before serving, so it is there by now.
+            let announced = child.announced(Duration::from_secs(5));
+            let expected = format!("listening on {}", self.addr());
+            assert_eq!(
+                announced.as_deref(),
+                Some(expected.as_str()),
+                "{name}'s first line"
+            );
+        }
+    }
+
+    fn log_if_any(&self) -> String {
+        match &self.mode {
+            Mode::Child { .. } => format!(
+                "\n{name}'s log:\n{}",
+                self.log(),
+                name = self.program.binary_name()
+            ),
+            Mode::InProcess => String::new(),
+        }
+    }
+}
+
+fn start_in_process(
+    program: Program,
+    settings: &[(String, String)],
+    listener: std::net::TcpListener,
+) -> InProcess {
+    let name = program.binary_name();
+    let bad = |err: cdn_common::env::EnvError| -> ! { panic!("{name}: {err}") };
+    match program {
+        Program::Node => {
+            let vars = Vars::from_pairs(cdn_node::config::SETTINGS, settings.to_vec());
+            let config = cdn_node::config::Config::from_vars(&vars).unwrap_or_else(|err| bad(err));
+            InProcess::start(name, listener, move |listener, shutdown| {
+                cdn_node::run(listener, config, shutdown)
+            })
+        }
+        Program::Dist => {
+            let vars = Vars::from_pairs(cdn_dist::config::SETTINGS, settings.to_vec());
+            let config = cdn_dist::config::Config::from_vars(&vars).unwrap_or_else(|err| bad(err));
+            InProcess::start(name, listener, move |listener, shutdown| {
+                cdn_dist::run(listener, config, shutdown)
+            })
+        }
+    }
+}
+
+/// In-process services log through this process's `tracing`: to stderr
+/// when `RUST_LOG` asks for it, else nowhere.
+fn log_to_stderr_when_asked() {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_default_env() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .try_init();
+        }
+    });
+}
