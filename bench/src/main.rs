@@ -1,0 +1,124 @@
+//! `cdn-bench`: the mini CDN's benchmark. It starts the real stack on
+//! loopback (a throwaway PostgreSQL with `fsync` on, three `cdn-node` and
+//! one `cdn-dist`, the release binaries next to this one) beside nginx
+//! serving the very same bytes, loads each with wrk, times one big
+//! transfer with `cdn bench`, and prints one markdown table.
+//!
+//! It exits non-zero when something did not work (a service did not start,
+//! a request failed); missing a speed target is reported, never a failure.
+//!
+//! # Layout
+//!
+//! - `run`: the phases, in order, each timed.
+//! - `targets`: the table of targets; the loads to run follow from it.
+//! - `stack`: PostgreSQL, the nodes and the distributor, the objects.
+//! - `nginx`, `wrk`: the yardstick and the load generator.
+//! - `report`: the figures and the table.
+
+mod nginx;
+mod report;
+mod run;
+mod stack;
+mod targets;
+mod wrk;
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// The benchmark: the mini CDN beside nginx, loaded by wrk, one table.
+#[derive(Debug, Parser)]
+#[command(name = "cdn-bench")]
+struct Args {
+    /// A short run that proves everything works (CI): its figures mean little.
+    #[arg(long)]
+    smoke: bool,
+    /// Seconds of load per phase [default: 10, smoke 2].
+    #[arg(long, env = "BENCH_SECONDS")]
+    seconds: Option<u64>,
+    /// wrk's connections per phase.
+    #[arg(long, env = "BENCH_CONNECTIONS", default_value_t = 64)]
+    connections: u32,
+    /// Size of the big upload and download [default: 1GiB, smoke 64MiB].
+    #[arg(long, env = "BENCH_BIG")]
+    big: Option<String>,
+    /// Keep the working directory: logs, wrk reports, every /metrics.
+    #[arg(long, env = "BENCH_KEEP", value_parser = clap::builder::FalseyValueParser::new())]
+    keep: bool,
+}
+
+/// How this run goes, from the flags and their `BENCH_*` variables.
+#[derive(Debug)]
+pub struct Settings {
+    pub smoke: bool,
+    pub seconds: u64,
+    pub connections: u32,
+    /// As given, e.g. `64MiB`: `cdn bench --size` takes it as it is.
+    pub big: String,
+    pub keep: bool,
+}
+
+impl Args {
+    fn settings(self) -> anyhow::Result<Settings> {
+        let (seconds, big) = if self.smoke {
+            (2, "64MiB")
+        } else {
+            (10, "1GiB")
+        };
+        let big = self.big.unwrap_or_else(|| big.into());
+        parse_size::parse_size(&big)
+            .ok()
+            .filter(|&bytes| bytes > 0)
+            .with_context(|| format!("BENCH_BIG: {big:?} is not a size (try 64MiB or 1GiB)"))?;
+        let settings = Settings {
+            smoke: self.smoke,
+            seconds: self.seconds.unwrap_or(seconds).max(1),
+            connections: self.connections.max(1),
+            big,
+            keep: self.keep,
+        };
+        Ok(settings)
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let outcome = match Args::parse().settings() {
+        Ok(settings) => run::until_interrupted(settings).await,
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("cdn-bench: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> anyhow::Result<Settings> {
+        Args::try_parse_from(["cdn-bench"].iter().chain(args))?.settings()
+    }
+
+    #[test]
+    fn smoke_mode_is_short_and_small() {
+        let smoke = settings(&["--smoke"]).unwrap();
+        assert_eq!((smoke.seconds, smoke.big.as_str()), (2, "64MiB"));
+        let full = settings(&[]).unwrap();
+        assert_eq!((full.seconds, full.big.as_str()), (10, "1GiB"));
+        let custom = settings(&["--smoke", "--seconds", "5", "--big", "8MiB"]).unwrap();
+        assert_eq!((custom.seconds, custom.big.as_str()), (5, "8MiB"));
+    }
+
+    #[test]
+    fn a_big_transfer_must_be_a_size() {
+        assert!(settings(&["--big", "lots"]).is_err());
+        assert!(settings(&["--big", "0"]).is_err());
+        assert!(settings(&["--frobnicate"]).is_err());
+    }
+}

@@ -1,0 +1,232 @@
+//! What the benchmark measures and what it aims for, one row per target.
+//! A new figure is a new row here (and, for a new kind of load, a new
+//! [`Endpoint`]); the loads to run follow from the rows.
+
+/// What wrk loads: one URL of one server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `GET /content/{id}/data` of the 4 KiB object, through the distributor.
+    DistSmall,
+    /// The same 4 KiB straight from the node that holds it (the
+    /// `?redirect=1` target).
+    NodeSmall,
+    /// nginx serving the same 4 KiB from a file.
+    NginxSmall,
+    /// `GET /content/{id}/data` of the 1 MiB object.
+    DistLarge,
+    /// nginx serving the same 1 MiB.
+    NginxLarge,
+    /// `POST /content` of 4 KiB bodies through the distributor.
+    DistUpload,
+}
+
+/// Bytes of the small and the large object.
+pub const SMALL: usize = 4 * 1024;
+pub const LARGE: usize = 1024 * 1024;
+
+impl Endpoint {
+    /// Names the phase and the files of its wrk report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Endpoint::DistSmall => "a-dist-4k",
+            Endpoint::NodeSmall => "b-node-4k",
+            Endpoint::NginxSmall => "nginx-4k",
+            Endpoint::DistLarge => "c-dist-1m",
+            Endpoint::NginxLarge => "nginx-1m",
+            Endpoint::DistUpload => "d-upload-4k",
+        }
+    }
+
+    /// Who answers: the name shown beside a baseline figure.
+    pub fn server(self) -> &'static str {
+        match self {
+            Endpoint::NginxSmall | Endpoint::NginxLarge => "nginx",
+            Endpoint::DistSmall | Endpoint::DistLarge | Endpoint::DistUpload => "distributor",
+            Endpoint::NodeSmall => "node",
+        }
+    }
+
+    /// Bytes each request moves (the answer, or the upload's body).
+    pub fn bytes_per_request(self) -> usize {
+        match self {
+            Endpoint::DistLarge | Endpoint::NginxLarge => LARGE,
+            _ => SMALL,
+        }
+    }
+}
+
+/// One figure of the run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Figure {
+    /// Requests answered per second under load.
+    RequestsPerSecond(Endpoint),
+    /// Megabytes (10^6 bytes) per second under load.
+    MegabytesPerSecond(Endpoint),
+    /// Median and 99th percentile latency under load, in milliseconds.
+    Latency(Endpoint),
+    /// `cdn bench`'s one big upload, MB/s.
+    BigUpload,
+    /// Its download, MB/s.
+    BigDownload,
+    /// Each service's highest resident memory over the run, MiB.
+    PeakRss,
+}
+
+impl Figure {
+    /// The unit, as the table's "figure" column shows it.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Figure::RequestsPerSecond(Endpoint::DistUpload) => "uploads/s",
+            Figure::RequestsPerSecond(_) => "req/s",
+            Figure::MegabytesPerSecond(_) | Figure::BigUpload | Figure::BigDownload => "MB/s",
+            Figure::Latency(_) => "p50 / p99 ms",
+            Figure::PeakRss => "MiB",
+        }
+    }
+
+    /// The load this figure comes from, if it comes from one.
+    pub fn endpoint(self) -> Option<Endpoint> {
+        match self {
+            Figure::RequestsPerSecond(endpoint)
+            | Figure::MegabytesPerSecond(endpoint)
+            | Figure::Latency(endpoint) => Some(endpoint),
+            Figure::BigUpload | Figure::BigDownload | Figure::PeakRss => None,
+        }
+    }
+}
+
+/// What a figure should reach. Missing it is reported, never a failure.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Goal {
+    /// Only shown.
+    None,
+    /// At least this fraction of the baseline.
+    RatioAtLeast(f64),
+    /// At least this much.
+    AtLeast(f64),
+    /// A 99th percentile latency of at most this many milliseconds.
+    P99AtMost(f64),
+    /// Every value (one per service) at most this much.
+    EachAtMost(f64),
+}
+
+/// One row of the table.
+#[derive(Clone, Copy, Debug)]
+pub struct Target {
+    /// `{big}` stands for the size of the big transfer.
+    pub row: &'static str,
+    pub figure: Figure,
+    /// The same figure of another server, and the ratio to it.
+    pub baseline: Option<Figure>,
+    pub goal: Goal,
+}
+
+use Endpoint::*;
+use Figure::*;
+
+pub const TARGETS: &[Target] = &[
+    Target {
+        row: "(a) GET 4 KiB via distributor",
+        figure: RequestsPerSecond(DistSmall),
+        baseline: Some(RequestsPerSecond(NginxSmall)),
+        goal: Goal::RatioAtLeast(0.5),
+    },
+    Target {
+        row: "(a)",
+        figure: Latency(DistSmall),
+        baseline: Some(Latency(NginxSmall)),
+        goal: Goal::P99AtMost(10.0),
+    },
+    Target {
+        row: "(b) GET 4 KiB from its node",
+        figure: RequestsPerSecond(NodeSmall),
+        baseline: Some(RequestsPerSecond(NginxSmall)),
+        goal: Goal::RatioAtLeast(0.8),
+    },
+    Target {
+        row: "(b)",
+        figure: Latency(NodeSmall),
+        baseline: Some(Latency(NginxSmall)),
+        goal: Goal::None,
+    },
+    Target {
+        row: "(c) GET 1 MiB via distributor",
+        figure: MegabytesPerSecond(DistLarge),
+        baseline: Some(MegabytesPerSecond(NginxLarge)),
+        goal: Goal::RatioAtLeast(0.7),
+    },
+    Target {
+        row: "(c)",
+        figure: Latency(DistLarge),
+        baseline: Some(Latency(NginxLarge)),
+        goal: Goal::None,
+    },
+    Target {
+        row: "(d) POST 4 KiB via distributor",
+        figure: RequestsPerSecond(DistUpload),
+        baseline: None,
+        goal: Goal::AtLeast(1000.0),
+    },
+    Target {
+        row: "(d)",
+        figure: Latency(DistUpload),
+        baseline: None,
+        goal: Goal::None,
+    },
+    Target {
+        row: "(e) {big} upload via distributor",
+        figure: BigUpload,
+        baseline: None,
+        goal: Goal::AtLeast(500.0),
+    },
+    Target {
+        row: "(e) {big} download via distributor",
+        figure: BigDownload,
+        baseline: None,
+        goal: Goal::AtLeast(500.0),
+    },
+    Target {
+        row: "peak RSS",
+        figure: PeakRss,
+        baseline: None,
+        goal: Goal::EachAtMost(64.0),
+    },
+];
+
+/// Every endpoint the targets need loaded, each once, in table order.
+pub fn endpoints(targets: &[Target]) -> Vec<Endpoint> {
+    let mut endpoints = Vec::new();
+    let figures = targets
+        .iter()
+        .flat_map(|target| [Some(target.figure), target.baseline]);
+    for endpoint in figures.flatten().filter_map(Figure::endpoint) {
+        if !endpoints.contains(&endpoint) {
+            endpoints.push(endpoint);
+        }
+    }
+    endpoints
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_endpoint_is_loaded_once_in_table_order() {
+        assert_eq!(
+            endpoints(TARGETS),
+            [
+                DistSmall, NginxSmall, NodeSmall, DistLarge, NginxLarge, DistUpload
+            ]
+        );
+    }
+
+    #[test]
+    fn a_ratio_goal_has_a_baseline() {
+        for target in TARGETS {
+            if matches!(target.goal, Goal::RatioAtLeast(_)) {
+                assert!(target.baseline.is_some(), "{}", target.row);
+            }
+        }
+    }
+}
