@@ -12,16 +12,21 @@ FROM ${RUST_IMAGE} AS build
 WORKDIR /src
 ENV CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 # 1. Dependencies only: the manifests, the lock file and stub sources, so this
-#    slow layer is reused until Cargo.toml or Cargo.lock change.
+#    slow layer is reused until Cargo.toml or Cargo.lock change. The test
+#    kit and the benchmark are workspace members too: their manifests must
+#    be there for the workspace to load, but nothing of theirs is built.
 COPY Cargo.toml Cargo.lock ./
 COPY common/Cargo.toml common/
 COPY dist/Cargo.toml dist/
 COPY node/Cargo.toml node/
 COPY client/Cargo.toml client/
-RUN for c in common dist node client; do \
+COPY testkit/Cargo.toml testkit/
+COPY bench/Cargo.toml bench/
+ENV SHIPPED="-p cdn-dist -p cdn-node -p cdn-client"
+RUN for c in common dist node client testkit bench; do \
       mkdir -p $c/src && echo 'fn main() {}' > $c/src/main.rs && : > $c/src/lib.rs; \
     done \
- && cargo build --release --locked --bins \
+ && cargo build --release --locked --bins $SHIPPED \
  && rm -rf common dist node client
 # 2. The real sources. Touch them: COPY keeps the files' own (older) times,
 #    and cargo would otherwise take the stub build as up to date.
@@ -31,7 +36,7 @@ COPY node node
 COPY client client
 COPY migrations migrations
 RUN find common dist node client migrations -type f -exec touch {} + \
- && cargo build --release --locked --bins \
+ && cargo build --release --locked --bins $SHIPPED \
  && mkdir -p /out \
  && cp target/release/cdn-dist target/release/cdn-node target/release/cdn /out/
 
