@@ -13,8 +13,9 @@ WORKDIR /src
 ENV CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 # 1. Dependencies only: the manifests, the lock file and stub sources, so this
 #    slow layer is reused until Cargo.toml or Cargo.lock change. The test
-#    kit and the benchmark are workspace members too: their manifests must
-#    be there for the workspace to load, but nothing of theirs is built.
+#    kit and the benchmark are workspace members too: their manifests (and
+#    a stub of each target a manifest names) must be there for the workspace
+#    to load, but nothing of theirs is built.
 COPY Cargo.toml Cargo.lock ./
 COPY common/Cargo.toml common/
 COPY dist/Cargo.toml dist/
@@ -26,6 +27,7 @@ ENV SHIPPED="-p cdn-dist -p cdn-node -p cdn-client"
 RUN for c in common dist node client testkit bench; do \
       mkdir -p $c/src && echo 'fn main() {}' > $c/src/main.rs && : > $c/src/lib.rs; \
     done \
+ && mkdir -p testkit/tests && echo 'fn main() {}' > testkit/tests/services.rs \
  && cargo build --release --locked --bins $SHIPPED \
  && rm -rf common dist node client
 # 2. The real sources. Touch them: COPY keeps the files' own (older) times,
@@ -46,7 +48,10 @@ FROM ${DEBIAN_IMAGE} AS runtime
 COPY --from=build /etc/ssl/certs/ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 RUN groupadd --system --gid 10001 cdn \
  && useradd --system --uid 10001 --gid cdn --home-dir /home/cdn --shell /usr/sbin/nologin cdn \
- && install -d -o cdn -g cdn /home/cdn
+ && install -d -o cdn -g cdn /home/cdn \
+ && install -d -m 700 -o cdn -g cdn /secrets
+# /secrets is created here with its owner, so a fresh named volume mounted
+# on it (Compose's `secrets`) starts out writable by the cdn user only.
 
 FROM runtime AS dist
 COPY --from=build /out/cdn-dist /usr/local/bin/cdn-dist
@@ -57,6 +62,8 @@ ENTRYPOINT ["cdn-dist"]
 
 FROM runtime AS node
 COPY --from=build /out/cdn-node /usr/local/bin/cdn-node
+# Run by Compose's one-shot `secrets` service (this image, another entrypoint).
+COPY scripts/compose-secrets.sh /usr/local/bin/compose-secrets
 # Created here with its owner, so a fresh named volume mounted on /storage
 # starts out writable by the cdn user.
 RUN install -d -o cdn -g cdn /storage

@@ -85,9 +85,9 @@ pick() {
     | sort_by(.stats.storagep, .stats.memory, .id) | .[0:2] | map(.id) | sort | join(",")' "$W/nodes.json"
 }
 
-# upload FILE NAME: POST it; the Content JSON lands in $W/NAME.json.
+# upload FILE NAME: POST it with the admin token; the Content JSON lands in $W/NAME.json.
 upload() {
-  req -X POST -H 'Content-Type: application/octet-stream' --data-binary "@$1" "$DIST/content?filename=$2"
+  req -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/octet-stream' --data-binary "@$1" "$DIST/content?filename=$2"
   expect 201 "upload of $2"
   cp "$W/body" "$W/$2.json"
   jq -e '.id and .sha256 and (.replicas | length >= 1)' "$W/$2.json" >/dev/null ||
@@ -120,6 +120,14 @@ dc up -d --wait --wait-timeout 180 || fail "docker compose up --wait: services n
 until_ok 30 "three nodes up in /nodes" all_up
 ok "stack up, three nodes up"
 
+# --- credentials made by the secrets service ----------------------------------
+phase secrets
+TOKEN=$(dc run --rm --no-deps -T --entrypoint cat client /secrets/admin-token | tr -d '\r\n')
+[[ "$TOKEN" =~ ^cdn_[A-Za-z0-9_-]{43}$ ]] || fail "the admin token on the secrets volume is '$TOKEN'"
+dc logs --no-color secrets > "$W/secrets.log" 2>&1
+grep -qF "$TOKEN" "$W/secrets.log" || fail "the secrets service did not show the admin token it made"
+ok "secrets: admin token made and shown once"
+
 # --- the client's demo -------------------------------------------------------
 phase demo
 dc run --rm -T client demo > "$W/demo.log" 2>&1 || { cat "$W/demo.log" >&2; fail "cdn demo exited non-zero"; }
@@ -127,6 +135,20 @@ ok "cdn demo exited 0"
 
 # --- the API through curl ----------------------------------------------------
 phase api
+echo "not allowed" > "$W/anon.txt"
+req -X POST --data-binary "@$W/anon.txt" "$DIST/content?filename=anon.txt"; expect 401 "upload without a token"
+[[ "$(header WWW-Authenticate)" == Bearer* ]] || fail "401 without WWW-Authenticate: Bearer"
+req -X POST -H 'Authorization: Bearer cdn_wrong' --data-binary "@$W/anon.txt" "$DIST/content?filename=anon.txt"
+expect 401 "upload with a wrong token"
+req "$DIST/metrics"; expect 401 "/metrics without a token"
+ok "writes and /metrics without a token: 401"
+for port in 8001 8002 8003; do
+  req "http://localhost:$port/blobs"; expect 401 "node $port inventory without the secret"
+  req -X PUT --data-binary "@$W/anon.txt" "http://localhost:$port/blobs/planted"; expect 401 "node $port PUT without the secret"
+  req "http://localhost:$port/stats"; expect 401 "node $port /stats without the secret"
+  req "http://localhost:$port/healthz"; expect 200 "node $port /healthz"
+done
+ok "node ports: everything but /healthz needs the secret (401)"
 head -c 3000000 /dev/urandom > "$W/one.bin"
 expected=$(pick); [[ -n $expected && $expected != null ]] || fail "no placement candidate in /nodes"
 upload "$W/one.bin" one.bin
@@ -162,10 +184,15 @@ ok "HEAD: Content-Length 3000000"
 
 req "$DIST/content/$ID/data?redirect=1"; expect 307 "?redirect=1"
 LOC=$(header Location)
-[[ "$LOC" =~ ^http://localhost:800[123]/ ]] || fail "?redirect=1: Location '$LOC' is not a node's public URL"
+[[ "$LOC" =~ ^http://localhost:800[123]/blobs/[^?]+\?.*signature= ]] || fail "?redirect=1: Location '$LOC' is not a signed node URL"
 req "$LOC"; expect 200 "GET $LOC"
 same "$W/one.bin" "$W/body" "redirect target"
-ok "redirect: 307 to $LOC, same bytes there"
+[ "$(header X-Content-Type-Options)" = nosniff ] || fail "signed node read without nosniff"
+header Content-Disposition | grep -q 'filename="one.bin"' || fail "signed node read: Content-Disposition '$(header Content-Disposition)'"
+ok "redirect: 307 to a signed node URL, same bytes and the object's headers there"
+req "${LOC%%\?*}"; expect 401 "the node URL without its signature"
+req "${LOC/signature=/signature=00}"; expect 403 "the node URL with an altered signature"
+ok "node URL without or with an altered signature: 401 / 403"
 
 req "$DIST/stats"; expect 200 "GET /stats"
 jq -e '(.nodes | length) == 3 and all(.nodes[]; .status == "up") and .totals.objects >= 1' "$W/body" >/dev/null ||
@@ -178,6 +205,10 @@ phase restart
 dc down -t 10 >/dev/null 2>&1 || fail "docker compose down"
 dc up -d --wait --wait-timeout 180 || fail "docker compose up --wait after down"
 until_ok 30 "three nodes up after restart" all_up
+dc logs --no-color secrets > "$W/secrets.log" 2>&1
+if grep -qF "$TOKEN" "$W/secrets.log"; then fail "the admin token was shown again after a restart"; fi
+req -X POST -H "Authorization: Bearer $TOKEN" --data-binary "@$W/anon.txt" "$DIST/content?filename=kept.txt"
+expect 201 "upload with the same admin token after down/up"
 req "$DIST/content/$ID"; expect 200 "metadata after down/up"
 req "$DIST/content/$ID/data"; expect 200 "data after down/up"
 same "$W/one.bin" "$W/body" "data after down/up"

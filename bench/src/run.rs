@@ -100,7 +100,7 @@ async fn measure(
     phases.begin("uploading the objects and checking every server's bytes");
     let small_id = stack.upload("small.bin", objects.small.clone()).await?;
     let large_id = stack.upload("large.bin", objects.large.clone()).await?;
-    let urls = Urls {
+    let mut urls = Urls {
         dist_small: stack.data_url(&small_id),
         node_small: stack.node_url(&small_id).await?,
         nginx_small: format!("{}/small.bin", nginx.url),
@@ -120,8 +120,16 @@ async fn measure(
 
     let mut measured = Measurements::default();
     let upload_script = work.join("upload.lua");
-    std::fs::write(&upload_script, UPLOAD_SCRIPT)?;
+    let script = format!(
+        "{UPLOAD_SCRIPT}wrk.headers[\"Authorization\"] = \"Bearer {}\"\n",
+        stack.token()
+    );
+    std::fs::write(&upload_script, script)?;
     for endpoint in endpoints {
+        if endpoint == Endpoint::NodeSmall {
+            // A signed node URL lasts a minute: a fresh one for each load.
+            urls.node_small = stack.node_url(&small_id).await?;
+        }
         let load = wrk::Load {
             url: urls.of(endpoint).to_owned(),
             seconds: settings.seconds,

@@ -110,6 +110,12 @@ impl Stack {
         &self.services.dist.url
     }
 
+    /// The admin token the harness gave the distributor: uploads need a
+    /// token, reads of public content do not.
+    pub fn token(&self) -> &str {
+        self.services.admin_token()
+    }
+
     /// Where the distributor serves an object's bytes.
     pub fn data_url(&self, id: &str) -> String {
         format!("{}/content/{id}/data", self.dist_url())
@@ -140,6 +146,7 @@ impl Stack {
         let answer = self
             .http
             .post(format!("{}/content", self.dist_url()))
+            .bearer_auth(self.token())
             .query(&[("filename", filename)])
             .header("content-type", "application/octet-stream")
             .body(bytes)
@@ -195,6 +202,7 @@ impl Stack {
         let mut command = tokio::process::Command::new(&self.cdn);
         command
             .args(["--url", self.dist_url(), "--json", "bench", "--size", size])
+            .env("CDN_TOKEN", self.token())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             // Its complaints, if any, go straight to the person watching.
@@ -222,7 +230,13 @@ impl Stack {
     pub async fn check_metrics(&self, dir: &Path) -> anyhow::Result<()> {
         for (name, service) in self.services() {
             let url = format!("{}/metrics", service.url);
-            let text = self.text(&url).await?;
+            // Nodes answer the node secret only (see "Operator routes").
+            let text = if name == "dist" {
+                self.text(&url).await?
+            } else {
+                let answer = self.services.node_http.get(&url).send().await?;
+                answer.error_for_status()?.text().await?
+            };
             std::fs::write(dir.join(format!("{name}.metrics")), &text)?;
             ensure!(!text.is_empty(), "{url} is empty");
         }

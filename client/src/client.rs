@@ -3,9 +3,11 @@
 //! This file holds the handle and the calls that move metadata only; the
 //! calls that move an object's bytes are in [`transfer`](crate::transfer).
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use cdn_common::wire::MAX_PAGE;
+use cdn_common::wire::{MAX_PAGE, Visibility};
+use reqwest::{Method, RequestBuilder};
 use url::Url;
 use uuid::Uuid;
 
@@ -28,6 +30,8 @@ pub struct Client {
     pub(crate) http: reqwest::Client,
     /// The URL the routes hang from, `http://host:port` plus any path prefix.
     base: Url,
+    /// Sent as `Authorization: Bearer …` on every request, when set.
+    token: Option<Arc<str>>,
 }
 
 impl Client {
@@ -55,16 +59,47 @@ impl Client {
         }
         base.set_query(None);
         base.set_fragment(None);
-        Ok(Self { http, base })
+        Ok(Self {
+            http,
+            base,
+            token: None,
+        })
+    }
+
+    /// This client, sending `token` as the bearer on every request. Public
+    /// reads need none; writes need `write`, private reads and full
+    /// listings `read`, token management `admin`.
+    pub fn with_token(mut self, token: impl AsRef<str>) -> Self {
+        let token = token.as_ref().trim();
+        self.token = (!token.is_empty()).then(|| Arc::from(token));
+        self
+    }
+
+    /// Whether requests carry a token.
+    pub fn has_token(&self) -> bool {
+        self.token.is_some()
     }
 
     pub fn base_url(&self) -> &Url {
         &self.base
     }
 
+    /// A request to `url`, carrying the token if there is one.
+    pub(crate) fn request(&self, method: Method, url: Url) -> RequestBuilder {
+        let request = self.http.request(method, url);
+        match &self.token {
+            // reqwest marks the header sensitive, so it is never logged.
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        }
+    }
+
     /// `GET /content/{id}`: the object's metadata.
     pub async fn info(&self, id: Uuid) -> Result<Content> {
-        let response = self.http.get(self.content_url(id, &[])).send().await?;
+        let response = self
+            .request(Method::GET, self.content_url(id, &[]))
+            .send()
+            .await?;
         json_body(response).await
     }
 
@@ -73,7 +108,7 @@ impl Client {
     /// [`MAX_PAGE`](crate::wire::MAX_PAGE); without it the server sends
     /// [`DEFAULT_PAGE`](crate::wire::DEFAULT_PAGE).
     pub async fn list(&self, limit: Option<u32>, cursor: Option<&str>) -> Result<ContentList> {
-        let mut request = self.http.get(self.url(&["content"]));
+        let mut request = self.request(Method::GET, self.url(&["content"]));
         if let Some(limit) = limit {
             request = request.query(&[("limit", limit)]);
         }
@@ -106,8 +141,7 @@ impl Client {
     /// `PATCH /content/{id}`: changes only the fields given.
     pub async fn patch(&self, id: Uuid, patch: &ContentPatch) -> Result<Content> {
         let response = self
-            .http
-            .patch(self.content_url(id, &[]))
+            .request(Method::PATCH, self.content_url(id, &[]))
             .json(patch)
             .send()
             .await?;
@@ -118,26 +152,48 @@ impl Client {
     pub async fn rename(&self, id: Uuid, filename: &str) -> Result<Content> {
         let patch = ContentPatch {
             filename: Some(filename.to_owned()),
-            content_type: None,
+            ..ContentPatch::default()
+        };
+        self.patch(id, &patch).await
+    }
+
+    /// Makes an object public or private; nothing else changes.
+    pub async fn set_visibility(&self, id: Uuid, visibility: Visibility) -> Result<Content> {
+        let patch = ContentPatch {
+            visibility: Some(visibility),
+            ..ContentPatch::default()
         };
         self.patch(id, &patch).await
     }
 
     /// `DELETE /content/{id}`: the metadata and every stored copy.
     pub async fn delete(&self, id: Uuid) -> Result<()> {
-        let response = self.http.delete(self.content_url(id, &[])).send().await?;
+        let response = self
+            .request(Method::DELETE, self.content_url(id, &[]))
+            .send()
+            .await?;
         success(response).await?;
         Ok(())
     }
 
     /// `GET /nodes`: the storage nodes and their last reports.
     pub async fn nodes(&self) -> Result<NodeList> {
-        json_body(self.http.get(self.url(&["nodes"])).send().await?).await
+        json_body(
+            self.request(Method::GET, self.url(&["nodes"]))
+                .send()
+                .await?,
+        )
+        .await
     }
 
     /// `GET /stats`: per-node use and cluster totals.
     pub async fn stats(&self) -> Result<ClusterStats> {
-        json_body(self.http.get(self.url(&["stats"])).send().await?).await
+        json_body(
+            self.request(Method::GET, self.url(&["stats"]))
+                .send()
+                .await?,
+        )
+        .await
     }
 
     /// The base URL with `segments` appended, each percent-encoded.

@@ -8,6 +8,7 @@
 //! - [`transfer`]: the calls that move an object's bytes, streamed both ways
 //!   so no file is ever held in memory, and downloads checked against their
 //!   SHA-256 before they appear.
+//! - `access`: tokens and presigned links (more [`Client`] methods).
 //! - [`error`]: [`Error`], what every call fails with, and how an error
 //!   response (JSON or not) becomes one.
 //! - [`progress`]: [`Progress`], how a caller watches bytes move; this crate
@@ -26,6 +27,7 @@
 //! argument parsing, human and JSON output, progress bars and the demo.
 //! It is the only place that knows about terminals.
 
+mod access;
 pub mod client;
 pub mod error;
 pub mod names;

@@ -10,6 +10,12 @@ use uuid::Uuid;
 use crate::digest::Sha256;
 use crate::ids::{BlobKey, NodeId};
 
+mod access;
+
+pub use access::{
+    CreatedToken, NewToken, Scope, ShareRequest, SharedLink, TokenInfo, TokenList, Visibility,
+};
+
 /// Pages of `GET /content`: how many items when the caller does not say,
 /// and the most one page holds.
 pub const DEFAULT_PAGE: u32 = 100;
@@ -33,13 +39,18 @@ pub struct Content {
     pub replicas: Vec<Replica>,
     /// Always `"OK"` for content that can be listed.
     pub status: String,
+    /// Who may read it; absent from older servers, whose content is public.
+    #[serde(default)]
+    pub visibility: Visibility,
 }
 
 /// Where one copy of an object lives.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Replica {
     pub node: NodeId,
-    /// The copy on the node's public URL (what `?redirect=1` points at).
+    /// The distributor's URL of this copy, `…/data?redirect=1&node={node}`:
+    /// it redirects to the node with a short-lived signed URL (nodes are
+    /// sealed, so a bare node URL would not open).
     pub uri: String,
     pub status: ReplicaStatus,
 }
@@ -81,6 +92,8 @@ pub struct ContentPatch {
     pub filename: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
 }
 
 /// What a storage node reports about itself on `GET /stats`.

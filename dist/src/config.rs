@@ -1,11 +1,14 @@
 //! The distributor's settings, read from the environment.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
-use cdn_common::NodeId;
 use cdn_common::env::{EnvError, Setting, Vars};
+use cdn_common::node_auth::NodeSecret;
+use cdn_common::serve;
 use cdn_common::service::Service;
+use cdn_common::{ByteSize, NodeId};
 
 /// Every setting, with its default: read by [`Config::from_vars`] and
 /// listed by `cdn-dist --help`.
@@ -60,6 +63,74 @@ pub const SETTINGS: &[Setting] = &[
         default: None,
         about: "Base of the absolute URLs in answers [default: taken from each request's Host].",
     },
+    Setting {
+        name: "ADMIN_TOKEN",
+        default: None,
+        about: "An admin bearer token to accept (at least 20 characters), kept in the database by its hash.",
+    },
+    Setting {
+        name: "ADMIN_TOKEN_FILE",
+        default: None,
+        about: "A file holding the admin token, read when ADMIN_TOKEN is unset; with neither, one is generated at first start, logged once and written here.",
+    },
+    Setting {
+        name: "PUBLIC_LISTING",
+        default: Some("false"),
+        about: "Whether GET /content lists public content without a read token.",
+    },
+    Setting {
+        name: "SIGNING_KEY",
+        default: None,
+        about: "Key of presigned URLs (at least 32 characters); changing it invalidates old links [default: generated once, kept in the database].",
+    },
+    Setting {
+        name: "SIGNING_KEY_FILE",
+        default: None,
+        about: "A file holding SIGNING_KEY, read when SIGNING_KEY is unset.",
+    },
+    Setting {
+        name: "MAX_JSON_BYTES",
+        default: Some("1MiB"),
+        about: "The largest JSON request body (PATCH, POST /tokens, share); larger ones get 413.",
+    },
+    Setting {
+        name: "MAX_UPLOAD_RESERVATION",
+        default: Some("16GiB"),
+        about: "Storage all uploads in flight may claim together (their Content-Length); past it 503.",
+    },
+    Setting {
+        name: "MAX_UPLOAD_RESERVATION_PER_CLIENT",
+        default: Some("2GiB"),
+        about: "Storage one client address's uploads in flight may claim; past it 429.",
+    },
+    // The HTTP limits, shared with the nodes (see `cdn_common::serve`).
+    serve::HEADER_TIMEOUT,
+    serve::IDLE_TIMEOUT,
+    serve::BODY_STALL_TIMEOUT,
+    serve::BODY_MIN_RATE,
+    serve::MAX_HEADER_BYTES,
+    serve::MAX_CONNECTIONS,
+    serve::MAX_REQUESTS_IN_FLIGHT,
+    Setting {
+        name: "NODE_SECRET",
+        default: None,
+        about: "The secret shared with every node, sent on each call to one and signing ?redirect=1 URLs (required).",
+    },
+    Setting {
+        name: "NODE_SECRET_FILE",
+        default: None,
+        about: "A file holding NODE_SECRET, read when NODE_SECRET is unset.",
+    },
+    Setting {
+        name: "CORS_ORIGINS",
+        default: None,
+        about: "Web origins allowed to write with a token, comma separated, e.g. https://app.example [default: none; reads are open to every origin].",
+    },
+    Setting {
+        name: "PUBLIC_METRICS",
+        default: Some("false"),
+        about: "Whether GET /metrics answers without an admin token.",
+    },
 ];
 
 #[derive(Clone, Debug)]
@@ -85,6 +156,66 @@ pub struct Config {
     /// The base of the absolute URLs in responses; when unset, it is taken
     /// from each request's `Host` header.
     pub public_url: Option<String>,
+    /// Header size and time, idle keep-alive, stalled bodies, connection
+    /// and in-flight caps.
+    pub http_limits: serve::Limits,
+    /// The largest JSON request body.
+    pub max_json_bytes: usize,
+    /// Storage uploads in flight may claim: all together, and per client.
+    pub max_upload_reservation: u64,
+    pub max_upload_reservation_per_client: u64,
+    /// An admin token given by the operator.
+    pub admin_token: Option<Sensitive>,
+    /// Where the admin token is read from, or written to when generated.
+    pub admin_token_file: Option<PathBuf>,
+    /// Whether `GET /content` lists public content without a token.
+    pub public_listing: bool,
+    /// The presigned-link key given by the operator, or the file holding it.
+    pub signing_key: Option<Sensitive>,
+    pub signing_key_file: Option<PathBuf>,
+    /// Proves the distributor to its nodes and signs their read URLs.
+    pub node_secret: NodeSecret,
+    /// Origins whose pages may send writes (with a token).
+    pub cors_origins: Vec<String>,
+    /// Whether `/metrics` is open to all.
+    pub public_metrics: bool,
+}
+
+/// A secret setting, kept out of `Debug` output and so out of logs.
+#[derive(Clone)]
+pub struct Sensitive(String);
+
+impl Sensitive {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Sensitive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sensitive(..)")
+    }
+}
+
+/// A secret setting that must be at least `min_len` visible characters.
+fn sensitive(
+    vars: &Vars,
+    name: &'static str,
+    min_len: usize,
+) -> Result<Option<Sensitive>, EnvError> {
+    let Some(value) = vars.given(name) else {
+        return Ok(None);
+    };
+    let value = value.trim().to_owned();
+    if value.len() < min_len || !value.bytes().all(|byte| byte.is_ascii_graphic()) {
+        return Err(EnvError {
+            name,
+            message: format!(
+                "must be at least {min_len} visible characters without spaces (e.g. openssl rand -hex 32)"
+            ),
+        });
+    }
+    Ok(Some(Sensitive(value)))
 }
 
 /// A storage node as configured: `id=url`.
@@ -133,6 +264,22 @@ impl Service for Config {
             public_url: vars
                 .given("PUBLIC_URL")
                 .map(|url| url.trim_end_matches('/').to_owned()),
+            http_limits: serve::Limits::from_vars(vars)?,
+            max_json_bytes: vars.parse_with("MAX_JSON_BYTES", parse_json_limit)?,
+            max_upload_reservation: vars.parse::<ByteSize>("MAX_UPLOAD_RESERVATION")?.bytes(),
+            max_upload_reservation_per_client: vars
+                .parse::<ByteSize>("MAX_UPLOAD_RESERVATION_PER_CLIENT")?
+                .bytes(),
+            admin_token: sensitive(vars, "ADMIN_TOKEN", 20)?,
+            admin_token_file: vars.given("ADMIN_TOKEN_FILE").map(PathBuf::from),
+            public_listing: vars.parse("PUBLIC_LISTING")?,
+            signing_key: sensitive(vars, "SIGNING_KEY", 32)?,
+            signing_key_file: vars.given("SIGNING_KEY_FILE").map(PathBuf::from),
+            cors_origins: vars
+                .parse_given("CORS_ORIGINS", crate::edge::cors::parse_origins)?
+                .unwrap_or_default(),
+            public_metrics: vars.parse("PUBLIC_METRICS")?,
+            node_secret: NodeSecret::from_vars(vars)?,
         })
     }
 
@@ -155,6 +302,15 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         return Err("must be at least 10ms".into());
     }
     Ok(interval)
+}
+
+/// A size from 1 KiB up, as a byte count.
+fn parse_json_limit(text: &str) -> Result<usize, String> {
+    let size: ByteSize = text.parse().map_err(|err| format!("{err}"))?;
+    match usize::try_from(size.bytes()) {
+        Ok(bytes) if bytes >= 1024 => Ok(bytes),
+        _ => Err("must be at least 1KiB".into()),
+    }
 }
 
 /// Any duration, zero included.

@@ -18,8 +18,23 @@ pub enum ApiError {
     NotFound(String),
     #[error("method not allowed here")]
     MethodNotAllowed,
+    /// No credential, or one that is unknown or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// A valid credential that does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0}")]
     TooLarge(String),
+    /// The request body stalled (`BODY_STALL_TIMEOUT`).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// This client holds too much already (upload claims); others may go on.
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
+    /// The service as a whole is at a limit; retry after a while.
+    #[error("{message}")]
+    Busy { message: String, retry_after: u64 },
     #[error("the range is not within the {size} bytes of the content")]
     RangeNotSatisfiable { size: u64 },
     /// Nothing can serve the request right now (nodes down, database away).
@@ -41,7 +56,12 @@ impl ApiError {
             BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
             NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
+            TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
+            Busy { .. } => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             RangeNotSatisfiable { .. } => {
                 (StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }
@@ -77,6 +97,19 @@ impl IntoResponse for ApiError {
         };
         let body = ErrorBody::new(code, message);
         let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"cdn\""),
+            );
+        }
+        if let ApiError::TooManyRequests { retry_after, .. } | ApiError::Busy { retry_after, .. } =
+            &self
+        {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
         if let ApiError::RangeNotSatisfiable { size } = self
             && let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}"))
         {
@@ -121,6 +154,10 @@ impl From<PlacementError> for ApiError {
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
+        // Past MAX_JSON_BYTES: refused before more than that is read.
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::TooLarge(rejection.body_text());
+        }
         ApiError::BadRequest(rejection.body_text())
     }
 }

@@ -10,6 +10,8 @@
 //! - `edge`: HTTP delivery semantics: validators, conditional requests,
 //!   ranges, `Content-Disposition`. Pure functions.
 //! - `upkeep`: the background tasks: polling, janitor, repair.
+//! - `auth`: who may do what: tokens and their scopes, the admin token
+//!   made at first start, presigned links. Beside `objects`, on `catalog`.
 //! - `objects`: the service layer: write, replace, rename, delete, read and
 //!   replicate objects. Every front and every task goes through it.
 //! - `catalog`: everything in PostgreSQL; the only module with SQL.
@@ -21,6 +23,7 @@
 pub mod config;
 
 mod api;
+mod auth;
 mod catalog;
 mod cluster;
 mod edge;
@@ -69,6 +72,7 @@ pub async fn run(
         .await
         .context("applying database migrations")?;
     let catalog = Catalog::new(pool);
+    let access = auth::Access::start(catalog.clone(), &config).await?;
     let abandoned = catalog.abandon_unfinished_uploads().await?;
     if abandoned > 0 {
         tracing::info!(
@@ -78,7 +82,8 @@ pub async fn run(
     }
 
     let cluster = Arc::new(Cluster::new(&config.nodes, config.down_after));
-    let nodes = NodeClient::new().context("building the HTTP client for the nodes")?;
+    let nodes = NodeClient::new(config.node_secret.clone())
+        .context("building the HTTP client for the nodes")?;
     // Know who is up before the first request is placed.
     cluster.poll(&nodes, Duration::from_secs(2)).await;
 
@@ -87,6 +92,14 @@ pub async fn run(
     let state = AppState {
         objects,
         public_url: config.public_url.as_deref().map(Arc::from),
+        access,
+        admission: edge::admission::Admission::new(
+            config.max_upload_reservation,
+            config.max_upload_reservation_per_client,
+        ),
+        max_json_bytes: config.max_json_bytes,
+        public_metrics: config.public_metrics,
+        cors_origins: config.cors_origins.as_slice().into(),
     };
     tracing::info!(
         addr = %listener.local_addr()?,
@@ -94,12 +107,10 @@ pub async fn run(
         replication = config.replication,
         "distributor listening"
     );
-    let served = axum::serve(cdn_common::service::no_delay(listener), api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    let http_limits = config.http_limits.clone();
+    cdn_common::serve::serve(listener, api::router(state), http_limits, shutdown).await;
     upkeep.stop().await;
-    served
+    Ok(())
 }
 
 /// The database settings of `DATABASE_URL`, and a limit on how long a

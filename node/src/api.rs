@@ -1,4 +1,5 @@
-//! The node's HTTP routes (internal: only the distributor calls them).
+//! The node's HTTP routes (internal: only the distributor calls them,
+//! with the node secret; see `auth`).
 
 use axum::Json;
 use axum::Router;
@@ -28,6 +29,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(crate::metrics::render))
         .fallback(|| async { NodeError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { NodeError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::guard,
+        ))
         .layer(cdn_common::observe::layer())
         .with_state(state)
 }

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cdn_common::env::{EnvError, Setting, Vars};
+use cdn_common::node_auth::NodeSecret;
+use cdn_common::serve;
 use cdn_common::service::Service;
 use cdn_common::{ByteSize, NodeId};
 
@@ -41,6 +43,24 @@ pub const SETTINGS: &[Setting] = &[
         default: Some("1h"),
         about: "How often every blob is re-read and checked against its SHA-256, or off.",
     },
+    Setting {
+        name: "NODE_SECRET",
+        default: None,
+        about: "The secret shared with the distributor; every route but /healthz needs it (required).",
+    },
+    Setting {
+        name: "NODE_SECRET_FILE",
+        default: None,
+        about: "A file holding NODE_SECRET, read when NODE_SECRET is unset.",
+    },
+    // The HTTP limits, shared with the distributor (see `cdn_common::serve`).
+    serve::HEADER_TIMEOUT,
+    serve::IDLE_TIMEOUT,
+    serve::BODY_STALL_TIMEOUT,
+    serve::BODY_MIN_RATE,
+    serve::MAX_HEADER_BYTES,
+    serve::MAX_CONNECTIONS,
+    serve::MAX_REQUESTS_IN_FLIGHT,
 ];
 
 #[derive(Clone, Debug)]
@@ -57,6 +77,11 @@ pub struct Config {
     /// How often every blob is re-read and checked against its SHA-256;
     /// `None` when only `POST /scrub` starts a scrub.
     pub scrub_interval: Option<Duration>,
+    /// What the distributor proves itself with, and signs read URLs with.
+    pub node_secret: NodeSecret,
+    /// Header size and time, idle keep-alive, stalled bodies, connection
+    /// and in-flight caps.
+    pub http_limits: serve::Limits,
 }
 
 impl Service for Config {
@@ -77,6 +102,8 @@ impl Service for Config {
             max_storage: vars.parse("MAX_STORAGE")?,
             public_url: public_url.trim_end_matches('/').to_owned(),
             scrub_interval: vars.parse_with("SCRUB_INTERVAL", parse_scrub_interval)?,
+            node_secret: NodeSecret::from_vars(vars)?,
+            http_limits: serve::Limits::from_vars(vars)?,
         })
     }
 
@@ -109,9 +136,12 @@ fn parse_scrub_interval(text: &str) -> Result<Option<Duration>, String> {
 mod tests {
     use super::*;
 
+    const SECRET: &str = "a-node-secret-for-tests";
+
     #[test]
     fn defaults_make_a_working_node() {
-        let config = Config::from_vars(&Vars::from_pairs(SETTINGS, [("", ""); 0])).unwrap();
+        let config =
+            Config::from_vars(&Vars::from_pairs(SETTINGS, [("NODE_SECRET", SECRET)])).unwrap();
         assert_eq!(config.node_id.as_str(), "node");
         assert_eq!(config.max_storage, ByteSize(1 << 30));
         assert_eq!(config.public_url, "http://localhost:8080");
@@ -125,8 +155,15 @@ mod tests {
             ("NODE_ID", "no de"),
             ("SCRUB_INTERVAL", "0s"),
         ] {
-            let err = Config::from_vars(&Vars::from_pairs(SETTINGS, [(name, value)])).unwrap_err();
+            let pairs = [(name, value), ("NODE_SECRET", SECRET)];
+            let err = Config::from_vars(&Vars::from_pairs(SETTINGS, pairs)).unwrap_err();
             assert_eq!(err.name, name);
         }
+    }
+
+    #[test]
+    fn a_node_without_its_secret_does_not_start() {
+        let err = Config::from_vars(&Vars::from_pairs(SETTINGS, [("", ""); 0])).unwrap_err();
+        assert_eq!(err.name, "NODE_SECRET");
     }
 }

@@ -1,7 +1,7 @@
 //! The node's one error type and how each maps to a status.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cdn_common::ids::InvalidBlobKey;
 use cdn_common::wire::ErrorBody;
@@ -20,6 +20,10 @@ pub enum NodeError {
     BadRequest(String),
     #[error("{0}")]
     Full(String),
+    #[error("this route needs the node secret as a bearer token")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(String),
     #[error("storage failed: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -43,6 +47,8 @@ impl NodeError {
             NodeError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             NodeError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             NodeError::Full(_) => (StatusCode::INSUFFICIENT_STORAGE, "insufficient_storage"),
+            NodeError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            NodeError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             NodeError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -56,6 +62,12 @@ impl IntoResponse for NodeError {
         } else {
             tracing::info!(error = %self, "request refused");
         }
-        (status, Json(ErrorBody::new(code, self.to_string()))).into_response()
+        let mut response = (status, Json(ErrorBody::new(code, self.to_string()))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
     }
 }

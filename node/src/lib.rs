@@ -11,6 +11,8 @@
 //! - `memory`: memory figures, container-aware.
 //! - `api`: the HTTP routes; keys are checked there (`cdn_common::BlobKey`)
 //!   before they touch the disk.
+//! - `auth`: the node secret every route but `/healthz` needs, and the
+//!   signed read URLs the distributor hands out.
 //! - `serve`: reading a blob back, whole or one range.
 //! - `metrics`: `GET /metrics`, the storage figures on top of the HTTP ones.
 //! - `error`: the one error type and its statuses.
@@ -21,6 +23,7 @@
 pub mod config;
 
 mod api;
+mod auth;
 mod error;
 mod memory;
 mod metrics;
@@ -69,6 +72,7 @@ pub async fn run(
         "storage node listening"
     );
     let config_scrub_interval = config.scrub_interval;
+    let http_limits = config.http_limits.clone();
     let state = AppState {
         config: Arc::new(config),
         store: Arc::new(store),
@@ -76,14 +80,11 @@ pub async fn run(
     };
     let scrubber = config_scrub_interval
         .map(|interval| tokio::spawn(scrub_every(state.store.clone(), interval)));
-    let served = axum::serve(cdn_common::service::no_delay(listener), api::router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving HTTP");
+    cdn_common::serve::serve(listener, api::router(state), http_limits, shutdown).await;
     if let Some(scrubber) = scrubber {
         scrubber.abort();
     }
-    served
+    Ok(())
 }
 
 /// Re-reads every blob every `interval`, so bytes that rot on disk are found

@@ -6,7 +6,7 @@ use std::path::Path;
 use reqwest::StatusCode;
 use serde_json::Value;
 use testkit::fetch;
-use testkit::services::{Mode, Program, Service};
+use testkit::services::{Mode, Program, Service, node_http};
 
 async fn start(storage: &Path, max_storage: &str) -> Service {
     Service::start(
@@ -23,14 +23,14 @@ async fn start(storage: &Path, max_storage: &str) -> Service {
 }
 
 async fn stats(node: &Service) -> Value {
-    fetch::json(reqwest::Client::new().get(format!("{}/stats", node.url))).await
+    fetch::json(node_http().get(format!("{}/stats", node.url))).await
 }
 
 #[tokio::test]
 async fn stores_serves_and_deletes_blobs() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path(), "1MiB").await;
-    let http = reqwest::Client::new();
+    let http = node_http();
     let blob = format!("{}/blobs/k1", node.url);
 
     let stored: Value = fetch::json(http.put(&blob).body("hello world")).await;
@@ -90,7 +90,7 @@ async fn stores_serves_and_deletes_blobs() {
 async fn refuses_writes_past_max_storage_and_keeps_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path(), "1KiB").await;
-    let http = reqwest::Client::new();
+    let http = node_http();
     let response = http
         .put(format!("{}/blobs/big", node.url))
         .body(vec![0u8; 2000])
@@ -116,7 +116,7 @@ async fn counts_what_is_on_disk_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     {
         let node = start(dir.path(), "1MiB").await;
-        let http = reqwest::Client::new();
+        let http = node_http();
         for (key, body) in [("a", "12345"), ("b", "678")] {
             http.put(format!("{}/blobs/{key}", node.url))
                 .body(body)

@@ -11,6 +11,8 @@
 //!   whole [`services::Stack`].
 //! - [`net`]: loopback ports held for a service across restarts.
 //! - [`fetch`]: one request sent and its whole answer read.
+//! - [`raw`]: raw HTTP/1.1 over a socket, for probes no client library
+//!   sends (trickled heads, smuggling, oversized headers).
 //! - `tied`: child processes that the kernel kills when the test process
 //!   ends, however it ends.
 //!
@@ -27,6 +29,7 @@
 pub mod fetch;
 pub mod net;
 pub mod postgres;
+pub mod raw;
 #[cfg(feature = "services")]
 pub mod services;
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use cdn_client::wire::{Content, ContentList};
+use cdn_client::wire::{Content, ContentList, Visibility};
 use cdn_client::{Client, safe_file_name};
 use uuid::Uuid;
 
@@ -17,12 +17,13 @@ pub async fn upload(
     out: &Output,
     files: &[PathBuf],
     name: Option<&str>,
+    visibility: Option<Visibility>,
 ) -> anyhow::Result<()> {
     let mut uploaded = Vec::new();
     let mut failures = 0;
     for file in files {
         let bar = TransferBar::new(file.display().to_string());
-        match client.upload_file(file, name, bar).await {
+        match client.upload_file_as(file, name, visibility, bar).await {
             Ok(content) => {
                 if !out.json {
                     out.line(format!("✓ {}", render::stored_line(&content)))?;

@@ -6,19 +6,23 @@
 //! - [`bar`]: indicatif progress bars for large transfers on a terminal;
 //! - [`demo`]: `cdn demo`, the end-to-end round trip.
 //! - [`bench`]: `cdn bench`, one large transfer timed each way.
+//! - [`tokens`]: `cdn token …` and `cdn share`; [`credentials`]: where
+//!   the token sent is found.
 
 mod bar;
 mod bench;
 mod commands;
+mod credentials;
 mod demo;
 mod render;
+mod tokens;
 
 use std::fmt::Display;
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use cdn_client::wire::{DEFAULT_PAGE, MAX_PAGE};
+use cdn_client::wire::{DEFAULT_PAGE, MAX_PAGE, Scope, Visibility};
 use cdn_client::{Client, DEFAULT_URL};
 use clap::{CommandFactory, Parser, Subcommand};
 use serde::Serialize;
@@ -31,7 +35,9 @@ use uuid::Uuid;
     about = "Upload, download and manage content on a mini CDN",
     long_about = "Upload, download and manage content on a mini CDN.\n\n\
         Every command talks to the distributor at --url (or $CDN_URL). Objects are \
-        named by the id printed when they are uploaded; `cdn ls` shows them all.",
+        named by the id printed when they are uploaded; `cdn ls` shows them all.\n\n\
+        Writes, listings and private content need a token: $CDN_TOKEN, else the file \
+        $CDN_TOKEN_FILE (default ~/.config/cdn/token). Public downloads need none.",
     after_help = "Examples:\n  cdn upload report.pdf photos/*.jpg\n  cdn ls\n  \
         cdn download 0195c0de-… -o copy.pdf\n  cdn --json info 0195c0de-… | jq .replicas"
 )]
@@ -70,6 +76,10 @@ enum Command {
         /// Store the object under this name instead of the file's (one FILE only).
         #[arg(long, value_name = "NAME")]
         name: Option<String>,
+        /// Make the objects private: readable with a read token or a link
+        /// from `cdn share`.
+        #[arg(long)]
+        private: bool,
     },
 
     /// Download an object's bytes to a file, verifying its SHA-256.
@@ -127,6 +137,21 @@ enum Command {
         ids: Vec<Uuid>,
     },
 
+    /// Print a presigned URL of an object's bytes that works without a token until it expires.
+    ///
+    /// Changing the distributor's SIGNING_KEY invalidates every link made before.
+    Share {
+        /// Id of the object.
+        id: Uuid,
+        /// How long the link works: 10m, 1h, 7d (at most 7 days).
+        #[arg(long, default_value = "1h", value_name = "DURATION")]
+        expires: String,
+    },
+
+    /// Create, list and revoke API tokens (needs an admin token).
+    #[command(subcommand)]
+    Token(TokenCommand),
+
     /// Show the storage nodes: status, storage and memory use, last contact.
     Nodes,
 
@@ -156,6 +181,32 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; prints its secret (shown only this once) on stdout.
+    Create {
+        /// What the token is for, e.g. the machine or person using it.
+        #[arg(long)]
+        name: String,
+        /// What it allows: read, write or admin (admin implies the others). Repeat for several.
+        #[arg(long = "scope", required = true, value_name = "SCOPE", value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+    },
+    /// List every token, revoked ones included; secrets are never shown.
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Revoke tokens; they stop working at once.
+    Revoke {
+        /// Ids of the tokens (from `cdn token ls`).
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<Uuid>,
+    },
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    text.parse()
 }
 
 #[derive(Debug, clap::Args)]
@@ -216,11 +267,38 @@ impl Output {
 
 /// Runs the command line `cli` to the end.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let client = Client::new(&cli.url)?;
+    let mut client = Client::new(&cli.url)?;
+    if let Some(token) = credentials::token()? {
+        client = client.with_token(token);
+    }
     let out = Output { json: cli.json };
     dispatch(cli.command, &client, &out)
         .await
         .map_err(|error| explain_unreachable(error, &client))
+        .map_err(|error| explain_refusal(error, &client))
+}
+
+/// A refused credential gets a hint on what to do about it.
+fn explain_refusal(error: anyhow::Error, client: &Client) -> anyhow::Error {
+    let status = error
+        .downcast_ref::<cdn_client::Error>()
+        .and_then(cdn_client::Error::status)
+        .map(|status| status.as_u16());
+    match status {
+        Some(401) if client.has_token() => error.context(
+            "401: the token was refused (unknown or revoked); check CDN_TOKEN or the token file",
+        ),
+        Some(401) => {
+            let file = credentials::token_file()
+                .map(|path| format!(" or put one in {}", path.display()))
+                .unwrap_or_default();
+            error.context(format!("401: sign in with CDN_TOKEN{file}"))
+        }
+        Some(403) => error.context(
+            "403: the token lacks the scope this needs; an admin can make one with `cdn token create`",
+        ),
+        _ => error,
+    }
 }
 
 /// A refused connection is nearly always a wrong URL or a stopped stack, so
@@ -242,7 +320,11 @@ fn explain_unreachable(error: anyhow::Error, client: &Client) -> anyhow::Error {
 
 async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Result<()> {
     match command {
-        Command::Upload { files, name } => {
+        Command::Upload {
+            files,
+            name,
+            private,
+        } => {
             if name.is_some() && files.len() > 1 {
                 Cli::command()
                     .error(
@@ -251,7 +333,8 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
                     )
                     .exit();
             }
-            commands::upload(client, out, &files, name.as_deref()).await
+            let visibility = private.then_some(Visibility::Private);
+            commands::upload(client, out, &files, name.as_deref(), visibility).await
         }
         Command::Download(args) => commands::download(client, out, args).await,
         Command::Info { id } => commands::info(client, out, id).await,
@@ -261,6 +344,8 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
         }
         Command::Rename { id, name } => commands::rename(client, out, id, &name).await,
         Command::Rm { ids } => commands::remove(client, out, &ids).await,
+        Command::Share { id, expires } => tokens::share(client, out, id, &expires).await,
+        Command::Token(command) => tokens::token(client, out, command).await,
         Command::Nodes => commands::nodes(client, out).await,
         Command::Stats => commands::stats(client, out).await,
         Command::Demo => demo::run(client, out).await,

@@ -4,8 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use cdn_common::wire::{ClusterStats, NodeList, NodeStatsEntry, Totals};
+use cdn_common::wire::{ClusterStats, NodeList, NodeStatsEntry, Scope, Totals};
 
+use super::access::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -46,10 +47,15 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<ClusterStats>, 
     }))
 }
 
-/// `GET /metrics`: the node figures as known now, then every metric.
-pub async fn metrics(State(state): State<AppState>) -> Response {
+/// `GET /metrics`: the node figures as known now, then every metric. It
+/// tells how the cluster is built and used, so it needs an admin token
+/// unless the operator opens it (`PUBLIC_METRICS=true`).
+pub async fn metrics(caller: Caller, State(state): State<AppState>) -> Result<Response, ApiError> {
+    if !state.public_metrics {
+        caller.require(Scope::Admin)?;
+    }
     crate::metrics::observe_cluster(state.objects.cluster());
-    cdn_common::observe::metrics_response()
+    Ok(cdn_common::observe::metrics_response())
 }
 
 pub async fn healthz() -> &'static str {

@@ -4,12 +4,14 @@ use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use cdn_common::wire::{Content, ContentList, ContentPatch, DEFAULT_PAGE, MAX_PAGE, Replica};
+use cdn_common::wire::{
+    Content, ContentList, ContentPatch, DEFAULT_PAGE, MAX_PAGE, Replica, Scope,
+};
 use serde::Deserialize;
 
+use super::access::{Caller, Writer, may_read};
 use super::{base_url, parse_id};
 use crate::catalog::ContentRecord;
-use crate::cluster::Cluster;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -20,10 +22,16 @@ pub struct ListParams {
 }
 
 pub async fn list(
+    caller: Caller,
     State(state): State<AppState>,
     headers: HeaderMap,
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<ContentList>, ApiError> {
+    // Everything with `read`; public content alone when listing is open.
+    let include_private = caller.allows(Scope::Read);
+    if !include_private && !state.access.public_listing() {
+        caller.require(Scope::Read)?;
+    }
     let Query(params) = params?;
     let limit = params.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
@@ -41,7 +49,10 @@ pub async fn list(
         })
         .transpose()?;
     // One more than asked tells whether another page follows.
-    let mut records = state.objects.list(before, limit + 1).await?;
+    let mut records = state
+        .objects
+        .list(before, limit + 1, include_private)
+        .await?;
     let next_cursor = if records.len() > limit as usize {
         records.truncate(limit as usize);
         records.last().map(|record| record.id.to_string())
@@ -52,22 +63,25 @@ pub async fn list(
     Ok(Json(ContentList {
         items: records
             .iter()
-            .map(|record| describe(record, &base, state.objects.cluster()))
+            .map(|record| describe(record, &base))
             .collect(),
         next_cursor,
     }))
 }
 
 pub async fn info(
+    caller: Caller,
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<Content>, ApiError> {
     let record = state.objects.get(parse_id(&id)?).await?;
+    may_read(&state, &caller, &record, None)?;
     Ok(Json(view(&state, &headers, &record)))
 }
 
 pub async fn patch(
+    _writer: Writer,
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
@@ -81,12 +95,14 @@ pub async fn patch(
             id,
             change.filename.as_deref(),
             change.content_type.as_deref(),
+            change.visibility,
         )
         .await?;
     Ok(Json(view(&state, &headers, &record)))
 }
 
 pub async fn remove(
+    _writer: Writer,
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -96,24 +112,23 @@ pub async fn remove(
 
 /// The object described for the client that asked.
 pub fn view(state: &AppState, headers: &HeaderMap, record: &ContentRecord) -> Content {
-    describe(record, &base_url(state, headers), state.objects.cluster())
+    describe(record, &base_url(state, headers))
 }
 
 /// The public description of a stored object.
-fn describe(record: &ContentRecord, base: &str, cluster: &Cluster) -> Content {
+fn describe(record: &ContentRecord, base: &str) -> Content {
     let replicas = record
         .replicas
         .iter()
-        .map(|replica| {
-            let public = cluster
-                .node(&replica.node_id)
-                .map(|node| node.public_url())
-                .unwrap_or_default();
-            Replica {
-                node: replica.node_id.clone(),
-                uri: format!("{public}/blobs/{}", record.blob_key),
-                status: replica.state.into(),
-            }
+        // Nodes are sealed: a copy is reached through the distributor,
+        // which redirects to a freshly signed node URL (`api::redirect`).
+        .map(|replica| Replica {
+            node: replica.node_id.clone(),
+            uri: format!(
+                "{base}/content/{}/data?redirect=1&node={}",
+                record.id, replica.node_id
+            ),
+            status: replica.state.into(),
         })
         .collect();
     Content {
@@ -128,5 +143,6 @@ fn describe(record: &ContentRecord, base: &str, cluster: &Cluster) -> Content {
         uri: format!("{base}/content/{}/data", record.id),
         replicas,
         status: "OK".into(),
+        visibility: record.visibility,
     }
 }

@@ -5,8 +5,10 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cdn_common::wire::Visibility;
 use serde::Deserialize;
 
+use super::access::{Caller, LinkParams, may_read};
 use super::parse_id;
 use crate::edge::{Portion, Validators, content_disposition, requested_portion};
 use crate::error::ApiError;
@@ -16,6 +18,8 @@ use crate::state::AppState;
 pub struct DataParams {
     download: Option<String>,
     redirect: Option<String>,
+    /// With `redirect`: the node whose copy to send the client to.
+    node: Option<String>,
 }
 
 fn flag(value: &Option<String>) -> bool {
@@ -23,15 +27,19 @@ fn flag(value: &Option<String>) -> bool {
 }
 
 pub async fn bytes(
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     params: Result<Query<DataParams>, QueryRejection>,
+    link: Result<Query<LinkParams>, QueryRejection>,
     method: Method,
     request_headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
     let Query(params) = params?;
     let record = state.objects.get(id).await?;
+    // Before any header: a refused reader learns not even the checksum.
+    may_read(&state, &caller, &record, Some(&link?.0))?;
     let validators = Validators::new(&record.sha256, record.updated_at);
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, header_value(&validators.etag)?);
@@ -40,6 +48,14 @@ pub async fn bytes(
         header_value(&validators.last_modified_header())?,
     );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    cdn_common::active::protect(&mut headers, &record.content_type);
+    if record.visibility == Visibility::Private {
+        // Shared caches must not hand private bytes to the next caller.
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("private, no-store"),
+        );
+    }
     if validators.not_modified(&request_headers) {
         return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
     }
@@ -51,26 +67,18 @@ pub async fn bytes(
         Portion::Range { first, last } => (StatusCode::PARTIAL_CONTENT, Some((first, last))),
         Portion::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
     };
+    let disposition = content_disposition(&record.filename, flag(&params.download));
     if flag(&params.redirect) {
-        let node = state
-            .objects
-            .readable_copies(&record)
-            .into_iter()
-            .find(|node| node.is_up())
-            .ok_or_else(|| ApiError::Unavailable("no node holding this content is up".into()))?;
-        let location = format!("{}/blobs/{}", node.public_url(), record.blob_key);
+        let location =
+            super::redirect::location(&state, &record, params.node.as_deref(), &disposition)?;
         headers.insert(header::LOCATION, header_value(&location)?);
+        // The signed URL dies in a minute: no cache may keep this answer.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         return Ok((StatusCode::TEMPORARY_REDIRECT, headers).into_response());
     }
 
     headers.insert(header::CONTENT_TYPE, header_value(&record.content_type)?);
-    headers.insert(
-        header::CONTENT_DISPOSITION,
-        header_value(&content_disposition(
-            &record.filename,
-            flag(&params.download),
-        ))?,
-    );
+    headers.insert(header::CONTENT_DISPOSITION, header_value(&disposition)?);
     let length = match range {
         Some((first, last)) => {
             headers.insert(

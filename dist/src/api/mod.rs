@@ -3,16 +3,24 @@
 //!
 //! - `upload`: `POST /content`, `PUT /content/{id}`.
 //! - `content`: metadata: list, describe, rename, delete.
-//! - `data`: the bytes, `GET`/`HEAD /content/{id}/data`.
+//! - `data`: the bytes, `GET`/`HEAD /content/{id}/data`; `redirect`: the
+//!   signed node URL of `?redirect=1`.
 //! - `cluster`: `/nodes`, `/stats`, `/metrics`, health and readiness.
+//! - `access`: the bearer-token extractors and the rule for reading
+//!   private content; `tokens`: the admin API; `share`: presigned links.
 
+mod access;
 mod cluster;
 mod content;
 mod data;
+mod redirect;
+mod share;
+mod tokens;
 mod upload;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::http::{HeaderMap, header};
 use axum::routing::{get, post};
 use uuid::Uuid;
@@ -22,15 +30,21 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/content", post(upload::create).get(content::list))
+        .route(
+            "/content",
+            post(upload::create.layer(DefaultBodyLimit::disable())).get(content::list),
+        )
         .route(
             "/content/{id}",
             get(content::info)
-                .put(upload::replace)
+                .put(upload::replace.layer(DefaultBodyLimit::disable()))
                 .patch(content::patch)
                 .delete(content::remove),
         )
         .route("/content/{id}/data", get(data::bytes))
+        .route("/content/{id}/share", post(share::share))
+        .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/nodes", get(cluster::nodes))
         .route("/stats", get(cluster::stats))
         .route("/healthz", get(cluster::healthz))
@@ -38,8 +52,10 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(cluster::metrics))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // Uploads are streamed to the nodes, whose room is the only limit.
-        .layer(DefaultBodyLimit::disable())
+        // Only the two upload routes take bodies of any size (streamed to
+        // the nodes, whose room is the limit); every other body is JSON.
+        .layer(DefaultBodyLimit::max(state.max_json_bytes))
+        .layer(crate::edge::cors::layer(&state.cors_origins))
         .layer(cdn_common::observe::layer())
         .with_state(state)
 }

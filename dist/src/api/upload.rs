@@ -7,10 +7,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use cdn_common::wire::Content;
+use cdn_common::wire::{Content, Visibility};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
+use super::access::Writer;
 use super::content::view;
 use super::parse_id;
 use crate::catalog::ContentRecord;
@@ -21,6 +22,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize)]
 pub struct UploadParams {
     filename: Option<String>,
+    /// `public` or `private`; also taken from `X-Visibility`.
+    visibility: Option<String>,
 }
 
 /// Which write a request asks for.
@@ -31,6 +34,7 @@ enum Write {
 }
 
 pub async fn create(
+    _writer: Writer,
     State(state): State<AppState>,
     params: Result<Query<UploadParams>, QueryRejection>,
     request: Request,
@@ -48,6 +52,7 @@ pub async fn create(
 }
 
 pub async fn replace(
+    _writer: Writer,
     State(state): State<AppState>,
     Path(id): Path<String>,
     params: Result<Query<UploadParams>, QueryRejection>,
@@ -60,9 +65,24 @@ pub async fn replace(
     Ok(Json(view(&state, &headers, &record)))
 }
 
+/// Admits the upload (its storage claim, before any node is asked; see
+/// `edge::admission`), then stores it; a body cut for stalling or for
+/// claiming too much is answered as such.
+async fn receive(
+    state: &AppState,
+    write: Write,
+    params: UploadParams,
+    request: Request,
+) -> Result<ContentRecord, ApiError> {
+    let (request, upload) = state.admission.admit(request)?;
+    read_and_store(state, write, params, request)
+        .await
+        .map_err(|err| upload.explain(err))
+}
+
 /// Reads the name, type and length the request gives, and has the object
 /// layer store its bytes.
-async fn receive(
+async fn read_and_store(
     state: &AppState,
     write: Write,
     params: UploadParams,
@@ -73,6 +93,7 @@ async fn receive(
         Some(name) => Some(name),
         None => header_filename(headers)?,
     };
+    let visibility = requested_visibility(params.visibility.as_deref(), headers)?;
     let declared_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
@@ -81,7 +102,7 @@ async fn receive(
         .as_deref()
         .is_some_and(|value| value.starts_with("multipart/form-data"))
     {
-        return receive_form(state, write, filename, request).await;
+        return receive_form(state, write, filename, visibility, request).await;
     }
     let new = NewObject {
         filename,
@@ -92,6 +113,7 @@ async fn receive(
         len: headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse().ok()),
+        visibility,
     };
     store(state, write, new, request.into_body().into_data_stream()).await
 }
@@ -102,6 +124,7 @@ async fn receive_form(
     state: &AppState,
     write: Write,
     named: Option<String>,
+    visibility: Option<Visibility>,
     request: Request,
 ) -> Result<ContentRecord, ApiError> {
     let mut form = Multipart::from_request(request, state)
@@ -118,6 +141,7 @@ async fn receive_form(
                 .filter(|value| *value != "application/octet-stream")
                 .map(str::to_owned),
             len: None,
+            visibility,
         };
         return store(state, write, new, Box::pin(field)).await;
     }
@@ -140,6 +164,25 @@ where
         Write::Create => state.objects.create(new, body).await,
         Write::Replace(id) => state.objects.replace(id, new, body).await,
     }
+}
+
+/// `?visibility=`, else `X-Visibility`; `None` leaves it to the object
+/// layer (public for a new object, unchanged for a replacement).
+fn requested_visibility(
+    query: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<Option<Visibility>, ApiError> {
+    let text = match query {
+        Some(text) => Some(text),
+        None => match headers.get("x-visibility") {
+            Some(value) => Some(value.to_str().map_err(|_| {
+                ApiError::BadRequest("X-Visibility must be public or private".into())
+            })?),
+            None => None,
+        },
+    };
+    text.map(|text| text.parse().map_err(ApiError::BadRequest))
+        .transpose()
 }
 
 /// `X-Filename`, percent-decoded so that any UTF-8 name can be sent.

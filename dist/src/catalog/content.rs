@@ -3,16 +3,18 @@
 //! never answer with each other's version.
 
 use cdn_common::BlobKey;
+use cdn_common::wire::Visibility;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::{Catalog, ContentRecord, ContentRow, NewBytes, SELECT_CONTENT, StrayBlob};
 
-/// A change of name or type; `None` keeps what is there.
+/// A change of name, type or visibility; `None` keeps what is there.
 #[derive(Clone, Debug, Default)]
 pub struct MetadataChange {
     pub filename: Option<String>,
     pub content_type: Option<String>,
+    pub visibility: Option<Visibility>,
 }
 
 impl Catalog {
@@ -28,19 +30,23 @@ impl Catalog {
         Ok(record)
     }
 
-    /// Newest first (ids are time-ordered UUIDv7), starting after `before`.
+    /// Newest first (ids are time-ordered UUIDv7), starting after `before`;
+    /// only public objects when `public_only`.
     pub async fn list(
         &self,
         before: Option<Uuid>,
         limit: i64,
+        public_only: bool,
     ) -> Result<Vec<ContentRecord>, sqlx::Error> {
         let rows: Vec<ContentRow> = sqlx::query_as(&format!(
             "{SELECT_CONTENT}
-             WHERE $1::uuid IS NULL OR c.id < $1
+             WHERE ($1::uuid IS NULL OR c.id < $1)
+               AND (NOT $3 OR c.visibility = 'public')
              ORDER BY c.id DESC LIMIT $2"
         ))
         .bind(before)
         .bind(limit)
+        .bind(public_only)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.into_iter().map(ContentRecord::from).collect())
@@ -58,13 +64,15 @@ impl Catalog {
         id: Uuid,
         filename: String,
         content_type: String,
+        visibility: Visibility,
         bytes: NewBytes,
     ) -> Result<ContentRecord, sqlx::Error> {
         self.to_completion(move |catalog| async move {
             let mut tx = catalog.pool.begin().await?;
             sqlx::query(
-                "INSERT INTO content (id, filename, content_type, size, sha256, blob_key)
-                 VALUES ($1, $2, $3, $4, $5, $6)",
+                "INSERT INTO content
+                     (id, filename, content_type, size, sha256, blob_key, visibility)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(id)
             .bind(filename)
@@ -72,6 +80,7 @@ impl Catalog {
             .bind(bytes.size as i64)
             .bind(bytes.sha256)
             .bind(&bytes.blob_key)
+            .bind(visibility)
             .execute(&mut *tx)
             .await?;
             commit_version(tx, id, &bytes).await
@@ -100,6 +109,7 @@ impl Catalog {
                      filename = coalesce($2, filename),
                      content_type = coalesce($3, content_type),
                      size = $4, sha256 = $5, blob_key = $6,
+                     visibility = coalesce($7, visibility),
                      version = version + 1, updated_at = now()
                  WHERE id = $1",
             )
@@ -109,6 +119,7 @@ impl Catalog {
             .bind(bytes.size as i64)
             .bind(bytes.sha256)
             .bind(&bytes.blob_key)
+            .bind(change.visibility)
             .execute(&mut *tx)
             .await?;
             Ok(Some((commit_version(tx, id, &bytes).await?, strays)))
@@ -129,12 +140,14 @@ impl Catalog {
                 "UPDATE content SET
                      filename = coalesce($2, filename),
                      content_type = coalesce($3, content_type),
+                     visibility = coalesce($4, visibility),
                      updated_at = now()
                  WHERE id = $1",
             )
             .bind(id)
             .bind(change.filename)
             .bind(change.content_type)
+            .bind(change.visibility)
             .execute(&mut *tx)
             .await?;
             if updated.rows_affected() == 0 {

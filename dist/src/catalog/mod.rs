@@ -8,6 +8,8 @@
 //!   repair task asks and changes.
 //! - `strays`: blobs on nodes that nothing points at (`stray_blob`), to
 //!   be removed.
+//! - `tokens`: API tokens by their secret's hash, and the key presigned
+//!   links are signed with.
 //! - `recent`: a short memory of objects read, so hot reads skip the
 //!   database.
 
@@ -15,10 +17,11 @@ mod content;
 mod copies;
 mod recent;
 mod strays;
+mod tokens;
 
 use std::sync::Arc;
 
-use cdn_common::wire::ReplicaStatus;
+use cdn_common::wire::{ReplicaStatus, Visibility};
 use cdn_common::{BlobKey, NodeId, Sha256};
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
@@ -27,6 +30,7 @@ use uuid::Uuid;
 pub use content::MetadataChange;
 pub use copies::Replication;
 pub use strays::StrayBlob;
+pub use tokens::TokenRecord;
 
 use recent::RecentContent;
 
@@ -54,6 +58,7 @@ pub struct ContentRecord {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub replicas: Vec<ReplicaRecord>,
+    pub visibility: Visibility,
 }
 
 /// What is known of one copy.
@@ -114,6 +119,7 @@ struct ContentRow {
     blob_key: BlobKey,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    visibility: Visibility,
     replica_nodes: Vec<NodeId>,
     replica_states: Vec<ReplicaState>,
 }
@@ -138,6 +144,7 @@ impl From<ContentRow> for ContentRecord {
             created_at: row.created_at,
             updated_at: row.updated_at,
             replicas,
+            visibility: row.visibility,
         }
     }
 }
@@ -145,7 +152,7 @@ impl From<ContentRow> for ContentRecord {
 /// Reads `ContentRow`s from `content c`; a query adds its own conditions.
 const SELECT_CONTENT: &str = "
     SELECT c.id, c.filename, c.content_type, c.size, c.sha256, c.version, c.blob_key,
-           c.created_at, c.updated_at,
+           c.created_at, c.updated_at, c.visibility,
            coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states
     FROM content c
     LEFT JOIN LATERAL (

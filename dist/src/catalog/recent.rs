@@ -100,6 +100,7 @@ mod tests {
             created_at: Utc::now(),
             updated_at: Utc::now(),
             replicas: Vec::new(),
+            visibility: Default::default(),
         }
     }
 

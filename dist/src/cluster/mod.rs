@@ -3,10 +3,13 @@
 //! them.
 //!
 //! - `placement`: the placement rule, a pure function.
-//! - `node_client`: the nodes' internal API as typed calls.
+//! - `node_client`: the nodes' internal API as typed calls, each with the
+//!   node secret.
+//! - `signed_url`: node URLs that let a client read one blob for a minute.
 
 mod node_client;
 mod placement;
+mod signed_url;
 
 use std::sync::RwLock;
 use std::time::{Duration, Instant};

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use cdn_common::BlobKey;
+use cdn_common::node_auth::NodeSecret;
 use cdn_common::observe::forward_headers;
 use cdn_common::wire::{ErrorBody, Inventory, NodeStats, StoredBlob};
 use reqwest::{StatusCode, Url, header};
@@ -11,6 +12,8 @@ use reqwest::{StatusCode, Url, header};
 #[derive(Clone)]
 pub struct NodeClient {
     http: reqwest::Client,
+    /// Sent on every call; also signs the read URLs handed to clients.
+    secret: NodeSecret,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -24,13 +27,35 @@ pub enum NodeCallError {
 }
 
 impl NodeClient {
-    pub fn new() -> Result<Self, reqwest::Error> {
+    /// Every call carries `secret` as its bearer: nodes answer nothing
+    /// else.
+    pub fn new(secret: NodeSecret) -> Result<Self, reqwest::Error> {
+        let mut bearer = header::HeaderValue::from_str(&secret.bearer())
+            .expect("a node secret is visible ASCII");
+        bearer.set_sensitive(true);
         let http = reqwest::Client::builder()
+            .default_headers(header::HeaderMap::from_iter([(
+                header::AUTHORIZATION,
+                bearer,
+            )]))
             .connect_timeout(Duration::from_secs(2))
             .pool_idle_timeout(Duration::from_secs(30))
             .tcp_nodelay(true)
             .build()?;
-        Ok(NodeClient { http })
+        Ok(NodeClient { http, secret })
+    }
+
+    /// A URL that lets whoever holds it read the blob `key` from the node
+    /// at `public_url` for a minute, served with this type and
+    /// disposition (see `signed_url`).
+    pub fn signed_read_url(
+        &self,
+        public_url: &str,
+        key: &BlobKey,
+        content_type: &str,
+        disposition: &str,
+    ) -> Option<String> {
+        super::signed_url::signed_read_url(&self.secret, public_url, key, content_type, disposition)
     }
 
     pub async fn stats(&self, node: &Url, timeout: Duration) -> Result<NodeStats, NodeCallError> {

@@ -1,6 +1,10 @@
 //! HTTP semantics of serving content's bytes: validators, conditional
 //! requests (RFC 9110 §13), byte ranges and `Content-Disposition`
-//! (RFC 6266). Pure functions of headers and metadata.
+//! (RFC 6266). Pure functions of headers and metadata. `cors`: which
+//! origins may read and write.
+
+pub mod admission;
+pub mod cors;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

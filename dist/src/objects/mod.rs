@@ -18,6 +18,7 @@ mod write;
 
 use std::sync::Arc;
 
+use cdn_common::wire::Visibility;
 use uuid::Uuid;
 
 use crate::catalog::{Catalog, ContentRecord, MetadataChange, StrayBlob};
@@ -86,31 +87,39 @@ impl Objects {
             .ok_or_else(|| ApiError::not_found(id))
     }
 
-    /// Newest first, `limit` at most, starting after `before`.
+    /// Newest first, `limit` at most, starting after `before`; private
+    /// objects only when `include_private`.
     pub async fn list(
         &self,
         before: Option<Uuid>,
         limit: u32,
+        include_private: bool,
     ) -> Result<Vec<ContentRecord>, ApiError> {
-        Ok(self.catalog.list(before, i64::from(limit)).await?)
+        Ok(self
+            .catalog
+            .list(before, i64::from(limit), !include_private)
+            .await?)
     }
 
     pub async fn count(&self) -> Result<u64, ApiError> {
         Ok(self.catalog.count().await?.max(0) as u64)
     }
 
-    /// Renames or retypes an object; its bytes stay as they are.
+    /// Renames, retypes or changes the visibility of an object; its bytes
+    /// stay as they are.
     pub async fn patch(
         &self,
         id: Uuid,
         filename: Option<&str>,
         content_type: Option<&str>,
+        visibility: Option<Visibility>,
     ) -> Result<ContentRecord, ApiError> {
         let filename = filename.map(check_filename).transpose()?;
         let content_type = content_type.map(check_content_type).transpose()?;
         let change = MetadataChange {
             filename,
             content_type,
+            visibility,
         };
         self.catalog
             .patch(id, change)

@@ -9,6 +9,7 @@
 use std::fmt::Display;
 
 use bytes::Bytes;
+use cdn_common::wire::Visibility;
 use cdn_common::{BlobKey, Fingerprint, NodeId};
 use futures::Stream;
 use uuid::Uuid;
@@ -29,6 +30,8 @@ pub struct NewObject {
     /// The length announced, if any, so a node without room refuses before
     /// the first byte.
     pub len: Option<u64>,
+    /// Public unless said; a replacement keeps what was there.
+    pub visibility: Option<Visibility>,
 }
 
 impl NewObject {
@@ -59,7 +62,13 @@ impl Objects {
         let content_type = content_type.unwrap_or_else(|| guess_content_type(&filename));
         match self
             .catalog
-            .insert(id, filename, content_type, bytes.clone())
+            .insert(
+                id,
+                filename,
+                content_type,
+                new.visibility.unwrap_or_default(),
+                bytes.clone(),
+            )
             .await
         {
             Ok(record) => Ok(record),
@@ -91,6 +100,7 @@ impl Objects {
         let change = MetadataChange {
             filename,
             content_type,
+            visibility: new.visibility,
         };
         match self.catalog.replace(id, change, bytes.clone()).await {
             Ok(Some((record, old_copies))) => {

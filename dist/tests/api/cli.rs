@@ -55,10 +55,12 @@ impl<'a> Cdn<'a> {
     async fn run(&self, args: &[&str]) -> Run {
         let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
         let (url, dir) = (self.stack.dist.url.clone(), self.dir.to_owned());
+        let token = self.stack.admin_token().to_owned();
         let output = tokio::task::spawn_blocking(move || {
             Command::new(cdn_binary())
                 .args(args)
                 .env("CDN_URL", url)
+                .env("CDN_TOKEN", token)
                 .current_dir(dir)
                 .output()
                 .unwrap()

@@ -8,6 +8,10 @@ use testkit::services::{Stack, cdn_binary};
 async fn the_demo_runs_clean() {
     let stack = Stack::start().await;
     let workdir = tempfile::tempdir().unwrap();
+    // As in Compose: the token comes from a file the distributor shares.
+    let secrets = tempfile::tempdir().unwrap();
+    let token_file = secrets.path().join("admin-token");
+    std::fs::write(&token_file, format!("{}\n", stack.admin_token())).unwrap();
     let output = tokio::task::spawn_blocking({
         let url = stack.dist.url.clone();
         let workdir = workdir.path().to_owned();
@@ -15,6 +19,8 @@ async fn the_demo_runs_clean() {
             Command::new(cdn_binary())
                 .arg("demo")
                 .env("CDN_URL", url)
+                .env_remove("CDN_TOKEN")
+                .env("CDN_TOKEN_FILE", token_file)
                 .current_dir(workdir)
                 .output()
                 .unwrap()

@@ -128,7 +128,7 @@ async fn nodes_refuse_bad_keys() {
     let node = &stack.nodes[0].url;
     for key in ["a%20b", "%C3%A9", "a%2Fb", &"k".repeat(129)] {
         let response = stack
-            .http
+            .node_http
             .put(format!("{node}/blobs/{key}"))
             .body("x")
             .send()

@@ -30,9 +30,19 @@ fn replicated(children: Children, dist_env: &[(&'static str, &str)]) -> StackCon
     }
 }
 
-/// The key of a copy, the last segment of its node's URL for it.
-fn key_of(replica: &Replica) -> &str {
-    replica.uri.rsplit('/').next().unwrap()
+/// The key of a copy: the last segment of the signed node URL its `uri`
+/// redirects to; `None` while the distributor cannot send there.
+async fn key_of(replica: &Replica) -> Option<String> {
+    // A client per call: a pooled connection must not outlive its test's
+    // runtime.
+    let no_follow = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = no_follow.get(&replica.uri).send().await.ok()?;
+    let location = response.headers().get(reqwest::header::LOCATION)?;
+    let url = reqwest::Url::parse(location.to_str().ok()?).ok()?;
+    Some(url.path_segments()?.next_back()?.to_owned())
 }
 
 /// Reads the whole object and checks it against its SHA-256.
@@ -69,18 +79,29 @@ async fn wait_fully_replicated(stack: &Stack, copies: usize, limit: Duration) ->
                 .any(|node| node.id.as_str() == id && node.status == NodeStatus::Up)
         };
         let items = stack.client.list_all().await.unwrap();
-        let healthy = items.iter().all(|content| {
+        let mut healthy = true;
+        'objects: for content in &items {
             let good: Vec<_> = content
                 .replicas
                 .iter()
                 .filter(|replica| replica.status == ReplicaStatus::Ok && up(replica.node.as_str()))
                 .collect();
-            good.len() == copies
-                && good.iter().all(|replica| {
-                    let path = stack.blob_file(node_index(replica.node.as_str()), key_of(replica));
-                    path.exists() && sha256_file(&path) == content.sha256.to_hex()
-                })
-        });
+            if good.len() != copies {
+                healthy = false;
+                break;
+            }
+            for replica in good {
+                let Some(key) = key_of(replica).await else {
+                    healthy = false;
+                    break 'objects;
+                };
+                let path = stack.blob_file(node_index(replica.node.as_str()), &key);
+                if !path.exists() || sha256_file(&path) != content.sha256.to_hex() {
+                    healthy = false;
+                    break 'objects;
+                }
+            }
+        }
         if healthy {
             return started.elapsed();
         }
@@ -228,14 +249,14 @@ async fn a_flipped_byte_is_never_served_and_is_repaired() {
         .upload("object.bin", b"precious bytes, kept twice".repeat(1000))
         .await;
     let victim = node_index(content.replicas[0].node.as_str());
-    let key = key_of(&content.replicas[0]);
-    let path = stack.blob_file(victim, key);
+    let key = key_of(&content.replicas[0]).await.unwrap();
+    let path = stack.blob_file(victim, &key);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[1234] ^= 0x01;
     std::fs::write(&path, bytes).unwrap();
 
     let scrub = stack
-        .http
+        .node_http
         .post(format!("{}/scrub", stack.nodes[victim].url));
     let report: serde_json::Value = fetch::json(scrub).await;
     assert_eq!(report["corrupt"], serde_json::json!([key]));
@@ -276,7 +297,7 @@ async fn a_distributor_killed_mid_upload_leaves_nothing_behind() {
     let orphan = format!("{}/blobs/orphan-from-a-crash", stack.nodes[1].url);
     assert!(
         stack
-            .http
+            .node_http
             .put(&orphan)
             .body("debris")
             .send()

@@ -5,13 +5,18 @@
 //! Tests that run longer than a few seconds are `#[ignore]`d with the
 //! reason "long": `scripts/test` runs them (`--include-ignored`).
 
+mod auth;
 mod cli;
 mod content;
 mod delivery;
 mod demo;
+mod edges;
 mod errors;
 mod faults;
+mod inert;
 mod observability;
 mod placement;
+mod private;
+mod sealed;
 mod startup;
 mod streaming;

@@ -120,7 +120,7 @@ async fn the_distributor_and_the_nodes_serve_prometheus_metrics() {
     let node = &stack.nodes[node_index(holder.as_str())];
     // The distributor always asks a node for a range, so it can resume
     // elsewhere mid-stream: the node answered 206.
-    let body = scrape_until(&stack.http, &format!("{}/metrics", node.url), |body| {
+    let body = scrape_until(&stack.node_http, &format!("{}/metrics", node.url), |body| {
         sample(
             body,
             r#"cdn_http_requests_total{method="GET",route="/blobs/{key}",status="206"}"#,
@@ -236,7 +236,7 @@ async fn log_format_json_gives_one_object_per_request() {
         },
     )
     .await;
-    let response = reqwest::Client::new()
+    let response = testkit::services::node_http()
         .get(format!("{}/blobs/missing", node.url))
         .header("x-request-id", "json-1")
         .send()

@@ -27,11 +27,13 @@ fn the_distributor_names_the_bad_variable() {
         empty.path().display()
     );
     let good_nodes = "node1=http://127.0.0.1:1";
-    // Both required settings, and one more.
+    let secret = "a-node-secret-for-this-test";
+    // The required settings, and one more.
     let required_and = |extra| {
         vec![
             ("DATABASE_URL", nowhere.as_str()),
             ("NODES", good_nodes),
+            ("NODE_SECRET", secret),
             extra,
         ]
     };
@@ -45,6 +47,15 @@ fn the_distributor_names_the_bad_variable() {
         (required_and(("REPLICATION", "2")), "REPLICATION"),
         (required_and(("POLL_INTERVAL", "often")), "POLL_INTERVAL"),
         (required_and(("LISTEN_ADDR", "here")), "LISTEN_ADDR"),
+        (required_and(("NODE_SECRET", "short")), "NODE_SECRET"),
+        (
+            required_and(("CORS_ORIGINS", "app.example")),
+            "CORS_ORIGINS",
+        ),
+        (
+            vec![("DATABASE_URL", nowhere.as_str()), ("NODES", good_nodes)],
+            "NODE_SECRET",
+        ),
         // Every setting is good: the database is what is refused.
         (required_and(("LISTEN_ADDR", "127.0.0.1:0")), "DATABASE_URL"),
     ];
@@ -67,6 +78,9 @@ fn the_node_names_the_bad_variable() {
         (("MAX_STORAGE", "lots"), "MAX_STORAGE"),
         (("MAX_STORAGE", "-1GB"), "MAX_STORAGE"),
         (("LISTEN_ADDR", "localhost"), "LISTEN_ADDR"),
+        (("NODE_SECRET_FILE", "/nonexistent/secret"), "NODE_SECRET"),
+        // Every other setting is good: the missing secret is named.
+        (("NODE_ID", "n1"), "NODE_SECRET"),
     ] {
         let env = [bad, ("STORAGE_DIR", storage.as_str())];
         let (ok, stderr) = start(&Program::Node.binary(), &env);

@@ -29,7 +29,25 @@ use crate::net::HeldPort;
 use child::ChildProcess;
 use in_process::InProcess;
 
-pub use stack::{Children, NODE_IDS, Stack, StackConfig, body, node_index};
+pub use stack::{Children, NODE_IDS, Stack, StackConfig, bearer_http, body, node_index};
+
+/// The node secret of every service a test starts, unless its settings
+/// name one (`NODE_SECRET` or `NODE_SECRET_FILE`).
+pub const NODE_SECRET: &str = "node-secret-of-the-test-services";
+
+/// An HTTP client that shows [`NODE_SECRET`], for calling a node's sealed
+/// routes as the distributor does.
+pub fn node_http() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        reqwest::header::HeaderValue::from_str(&format!("Bearer {NODE_SECRET}")).unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
+}
 
 /// How long a service may take to answer `/healthz` after it starts.
 const READY_DEADLINE: Duration = Duration::from_secs(30);
@@ -118,6 +136,12 @@ impl Service {
             .filter(|(name, _)| name != "LISTEN_ADDR")
             .collect();
         settings.push(("LISTEN_ADDR".into(), port.addr().to_string()));
+        if !settings
+            .iter()
+            .any(|(name, _)| name.starts_with("NODE_SECRET"))
+        {
+            settings.push(("NODE_SECRET".into(), NODE_SECRET.into()));
+        }
         let mut service = Service {
             url: port.url(),
             program,

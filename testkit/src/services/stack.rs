@@ -70,6 +70,10 @@ pub struct StackConfig {
     /// What to run as child processes: what a test SIGKILLs, or whose log
     /// or memory it reads.
     pub children: Children,
+    /// Whether the distributor gets an `ADMIN_TOKEN` (one made for this
+    /// stack, unless `dist_env` names one), carried by `client` and `http`.
+    /// Off for a test of the bootstrap without one.
+    pub set_admin_token: bool,
 }
 
 impl Default for StackConfig {
@@ -81,6 +85,7 @@ impl Default for StackConfig {
             dist_env: Vec::new(),
             database_url: None,
             children: Children::default(),
+            set_admin_token: true,
         }
     }
 }
@@ -89,8 +94,16 @@ pub struct Stack {
     pub dist: Service,
     /// In the order of [`NODE_IDS`].
     pub nodes: Vec<Service>,
+    /// Carries the admin token.
     pub client: Client,
+    /// Sends the admin token as the bearer on every request; make a plain
+    /// `reqwest::Client` to ask as an anonymous caller.
     pub http: reqwest::Client,
+    /// The distributor's admin token, unless the test turned it off.
+    pub admin_token: Option<String>,
+    /// Sends the node secret: for a test that calls a node as the
+    /// distributor does.
+    pub node_http: reqwest::Client,
     pub database_url: String,
     /// The nodes' storage directories and the children's logs.
     pub dir: TempDir,
@@ -155,17 +168,44 @@ impl Stack {
             ("REPLICATION", config.replication.to_string()),
             ("REPAIR_INTERVAL", "300ms".to_owned()),
         ];
+        let given = config
+            .dist_env
+            .iter()
+            .find(|(name, _)| *name == "ADMIN_TOKEN")
+            .map(|(_, token)| token.clone());
+        let admin_token = match given {
+            Some(token) => Some(token),
+            None if config.set_admin_token => {
+                let token = test_token();
+                settings.push(("ADMIN_TOKEN", token.clone()));
+                Some(token)
+            }
+            None => None,
+        };
         settings.extend(config.dist_env);
         let dist =
             Service::start(Program::Dist, settings, mode(config.children.dist, "dist")).await;
+        let mut client = Client::new(&dist.url).expect("a client for the distributor");
+        if let Some(token) = &admin_token {
+            client = client.with_token(token);
+        }
         Stack {
-            client: Client::new(&dist.url).expect("a client for the distributor"),
-            http: reqwest::Client::new(),
+            client,
+            http: bearer_http(admin_token.as_deref()),
+            admin_token,
+            node_http: super::node_http(),
             dist,
             nodes,
             database_url,
             dir,
         }
+    }
+
+    /// The admin token; panics for a stack started without one.
+    pub fn admin_token(&self) -> &str {
+        self.admin_token
+            .as_deref()
+            .expect("this stack was started without an admin token")
     }
 
     /// `path` on the distributor.
@@ -240,6 +280,31 @@ impl Stack {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+}
+
+/// A token no other stack shares: test stacks share nothing but the
+/// PostgreSQL server.
+fn test_token() -> String {
+    format!(
+        "cdn_test_{}{}",
+        uuid::Uuid::now_v7().simple(),
+        uuid::Uuid::now_v7().simple()
+    )
+}
+
+/// An HTTP client that sends `token`, if any, as the bearer.
+pub fn bearer_http(token: Option<&str>) -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(token) = token {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))
+            .expect("a token fit for a header");
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .expect("an HTTP client")
 }
 
 fn list_dir(dir: &Path) -> Vec<String> {

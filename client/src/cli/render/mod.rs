@@ -6,6 +6,7 @@
 //! This file renders objects; [`cluster`] renders the nodes and the stats.
 
 mod cluster;
+mod tokens;
 
 use cdn_client::wire::{Content, Replica, ReplicaStatus};
 use chrono::{DateTime, Utc};
@@ -13,6 +14,7 @@ use comfy_table::CellAlignment::{self, Left, Right};
 use comfy_table::{Table, presets};
 
 pub use cluster::{node_table, stats_table};
+pub use tokens::token_table;
 
 /// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `2.0 GiB`.
 pub fn human_size(bytes: u64) -> String {
@@ -87,6 +89,7 @@ pub fn content_details(content: &Content) -> String {
         ["updated".to_owned(), timestamp(content.updated_at)],
         ["uri".to_owned(), content.uri.clone()],
         ["status".to_owned(), content.status.clone()],
+        ["visibility".to_owned(), content.visibility.to_string()],
     ];
     if content.replicas.is_empty() {
         rows.push(["replicas".to_owned(), "none".to_owned()]);
@@ -192,6 +195,7 @@ mod tests {
                 },
             ],
             status: "OK".into(),
+            visibility: Default::default(),
         }
     }
 
