@@ -13,8 +13,9 @@ WORKDIR /src
 ENV CARGO_TERM_COLOR=never CARGO_INCREMENTAL=0
 # 1. Dependencies only: the manifests, the lock file and stub sources, so this
 #    slow layer is reused until Cargo.toml or Cargo.lock change. The test
-#    kit and the benchmark are workspace members too: their manifests must
-#    be there for the workspace to load, but nothing of theirs is built.
+#    kit and the benchmark are workspace members too: their manifests (and a
+#    stub for each target they declare) must be there for the workspace to
+#    load, but nothing of theirs is built.
 COPY Cargo.toml Cargo.lock ./
 COPY common/Cargo.toml common/
 COPY dist/Cargo.toml dist/
@@ -26,6 +27,7 @@ ENV SHIPPED="-p cdn-dist -p cdn-node -p cdn-client"
 RUN for c in common dist node client testkit bench; do \
       mkdir -p $c/src && echo 'fn main() {}' > $c/src/main.rs && : > $c/src/lib.rs; \
     done \
+ && mkdir -p testkit/tests && : > testkit/tests/services.rs \
  && cargo build --release --locked --bins $SHIPPED \
  && rm -rf common dist node client
 # 2. The real sources. Touch them: COPY keeps the files' own (older) times,
