@@ -79,10 +79,15 @@ nodes_json() { curl -sS --max-time 5 "$DIST/nodes" > "$W/nodes.json" 2>/dev/null
 all_up() { nodes_json && [ "$(jq '[.nodes[] | select(.status == "up")] | length' "$W/nodes.json")" = 3 ]; }
 node_is() { nodes_json && [ "$(jq -r --arg n "$1" '.nodes[] | select(.id == $n) | .status' "$W/nodes.json")" = "$2" ]; }
 # The placement rule: lowest storagep among up nodes, then lowest memory, then
-# id; the first two (REPLICATION=2), as a sorted list.
+# id; the first two (REPLICATION=2), as a sorted list. With a file of an
+# earlier /nodes as $1, storagep is taken from it (so an upload made since
+# does not count) and memory from now.
 pick() {
-  nodes_json && jq -r '[.nodes[] | select(.status == "up" and .stats != null)]
-    | sort_by(.stats.storagep, .stats.memory, .id) | .[0:2] | map(.id) | sort | join(",")' "$W/nodes.json"
+  local earlier=${1:-$W/nodes.json}
+  nodes_json && jq -r --slurpfile earlier "$earlier" '
+    ($earlier[0].nodes | map({key: .id, value: .stats.storagep}) | from_entries) as $storagep
+    | [.nodes[] | select(.status == "up" and .stats != null)]
+    | sort_by($storagep[.id], .stats.memory, .id) | .[0:2] | map(.id) | sort | join(",")' "$W/nodes.json"
 }
 
 # upload FILE NAME: POST it with the admin token; the Content JSON lands in $W/NAME.json.
@@ -151,15 +156,17 @@ done
 ok "node ports: everything but /healthz needs the secret (401)"
 head -c 3000000 /dev/urandom > "$W/one.bin"
 expected=$(pick); [[ -n $expected && $expected != null ]] || fail "no placement candidate in /nodes"
+cp "$W/nodes.json" "$W/nodes-before.json"
 upload "$W/one.bin" one.bin
-after=$(pick)
+after=$(pick "$W/nodes-before.json")
 ID=$(jq -r .id "$W/one.bin.json")
 placed=$(jq -r '[.replicas[].node] | sort | join(",")' "$W/one.bin.json")
 [ "$(jq -r .sha256 "$W/one.bin.json")" = "$(sha256sum < "$W/one.bin" | cut -d' ' -f1)" ] || fail "sha256 in Content is wrong"
 [ "$(jq -r .size "$W/one.bin.json")" = 3000000 ] || fail "size in Content is wrong"
 ok "upload: 201, id $ID, sha256 and size right"
-# Memory moves between polls, so accept the pick of the snapshot just before or
-# just after the upload (the distributor decided in between).
+# Memory moves between polls, so accept the pick by the memory just before or
+# just after the upload (the distributor decided in between), with the
+# storage from before it.
 [ "$placed" = "$expected" ] || [ "$placed" = "$after" ] ||
   fail "placement: copies on $placed, rule picks $expected (before) / $after (after): $(cat "$W/nodes.json")"
 ok "placement: two copies, on $placed as the rule picks"
