@@ -15,6 +15,10 @@ pub const SANDBOX: HeaderValue = HeaderValue::from_static("sandbox");
 /// Whether content of `content_type` must be sandboxed: all but a list of
 /// passive types. A type that does not parse counts as active.
 pub fn needs_sandbox(content_type: &str) -> bool {
+    // A value a browser might split or unquote otherwise than we do.
+    if content_type.contains([',', '"', '\\']) {
+        return true;
+    }
     let essence = content_type
         .split(';')
         .next()

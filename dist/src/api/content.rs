@@ -81,14 +81,19 @@ pub async fn info(
 }
 
 pub async fn patch(
-    _writer: Writer,
+    caller: Caller,
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     body: Result<Json<ContentPatch>, JsonRejection>,
 ) -> Result<Json<Content>, ApiError> {
+    caller.require(Scope::Write)?;
     let id = parse_id(&id)?;
     let Json(change) = body?;
+    if change.visibility.is_some() {
+        // Making private content public would let a write-only token read it.
+        caller.require(Scope::Read)?;
+    }
     let record = state
         .objects
         .patch(

@@ -24,7 +24,13 @@ pub async fn share(
     body: Result<bytes::Bytes, BytesRejection>,
 ) -> Result<Json<SharedLink>, ApiError> {
     let id = parse_id(&id)?;
-    let body = body.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    let body = body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge(rejection.body_text())
+        } else {
+            ApiError::BadRequest(rejection.body_text())
+        }
+    })?;
     // An empty body asks for the default lifetime.
     let request: ShareRequest = if body.iter().all(u8::is_ascii_whitespace) {
         ShareRequest::default()

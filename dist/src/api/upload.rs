@@ -7,11 +7,11 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
-use cdn_common::wire::{Content, Visibility};
+use cdn_common::wire::{Content, Scope, Visibility};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use super::access::Writer;
+use super::access::{Caller, Writer};
 use super::content::view;
 use super::parse_id;
 use crate::catalog::ContentRecord;
@@ -52,14 +52,19 @@ pub async fn create(
 }
 
 pub async fn replace(
-    _writer: Writer,
+    caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<String>,
     params: Result<Query<UploadParams>, QueryRejection>,
     request: Request,
 ) -> Result<Json<Content>, ApiError> {
+    caller.require(Scope::Write)?;
     let id = parse_id(&id)?;
     let Query(params) = params?;
+    if params.visibility.is_some() || request.headers().contains_key(VISIBILITY_HEADER) {
+        // Making private content public would let a write-only token read it.
+        caller.require(Scope::Read)?;
+    }
     let headers = request.headers().clone();
     let record = receive(&state, Write::Replace(id), params, request).await?;
     Ok(Json(view(&state, &headers, &record)))
@@ -166,6 +171,8 @@ where
     }
 }
 
+const VISIBILITY_HEADER: &str = "x-visibility";
+
 /// `?visibility=`, else `X-Visibility`; `None` leaves it to the object
 /// layer (public for a new object, unchanged for a replacement).
 fn requested_visibility(
@@ -174,7 +181,7 @@ fn requested_visibility(
 ) -> Result<Option<Visibility>, ApiError> {
     let text = match query {
         Some(text) => Some(text),
-        None => match headers.get("x-visibility") {
+        None => match headers.get(VISIBILITY_HEADER) {
             Some(value) => Some(value.to_str().map_err(|_| {
                 ApiError::BadRequest("X-Visibility must be public or private".into())
             })?),

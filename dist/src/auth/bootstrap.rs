@@ -121,10 +121,15 @@ fn write_private(path: &Path, secret: &str) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let temp = path.with_extension("tmp");
+    // A file (or link) left at the temporary path would keep its own
+    // permissions, or point elsewhere: start from nothing.
+    match std::fs::remove_file(&temp) {
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(0o600)
         .open(&temp)?;
     writeln!(file, "{secret}")?;

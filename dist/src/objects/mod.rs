@@ -173,18 +173,62 @@ pub fn check_filename(name: &str) -> Result<String, ApiError> {
     Ok(name.to_owned())
 }
 
+/// A media type as it will be stored and served back: only its essence and
+/// a plain `charset`. Other parameters, quotes and escapes are where
+/// browsers and parsers read a type differently (a quoted comma can hide
+/// `text/html` behind `text/plain`), so none of them is kept.
 pub fn check_content_type(value: &str) -> Result<String, ApiError> {
-    value
-        .trim()
-        .parse::<mime_guess::mime::Mime>()
-        .map(|mime| mime.to_string())
-        .map_err(|_| {
-            ApiError::BadRequest(format!("{value:?} is not a media type such as text/plain"))
-        })
+    let bad = || ApiError::BadRequest(format!("{value:?} is not a media type such as text/plain"));
+    if value.contains([',', '"', '\\']) || !value.is_ascii() {
+        return Err(bad());
+    }
+    let mime: mime_guess::mime::Mime = value.trim().parse().map_err(|_| bad())?;
+    let mut kept = mime.essence_str().to_owned();
+    if let Some(charset) = mime.get_param(mime_guess::mime::CHARSET) {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':');
+        if !charset.as_str().chars().all(plain) {
+            return Err(bad());
+        }
+        kept.push_str("; charset=");
+        kept.push_str(charset.as_str());
+    }
+    Ok(kept)
 }
 
 fn guess_content_type(filename: &str) -> String {
     mime_guess::from_path(filename)
         .first_or_octet_stream()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_media_type_keeps_only_its_essence_and_charset() {
+        assert_eq!(check_content_type("text/plain").unwrap(), "text/plain");
+        assert_eq!(
+            check_content_type("Text/HTML; charset=UTF-8; x=y").unwrap(),
+            "text/html; charset=utf-8"
+        );
+        assert_eq!(
+            check_content_type("image/svg+xml").unwrap(),
+            "image/svg+xml"
+        );
+    }
+
+    #[test]
+    fn types_that_browsers_could_read_otherwise_are_refused() {
+        for bad in [
+            r#"text/plain;a="\";b=",text/html;c=""#,
+            "text/plain, text/html",
+            "text/plain; a=\"é\"",
+            "text/plain; charset=\"utf-8\"",
+            "text/plain; charset=a b",
+            "not a type",
+        ] {
+            assert!(check_content_type(bad).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -298,3 +298,68 @@ async fn the_cdn_command_uploads_private_content_and_shares_it() {
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.text().await.unwrap(), "the plan");
 }
+
+/// A write-only token may replace and rename private content, but not make
+/// it public: that would let it read what it cannot.
+#[tokio::test]
+async fn a_write_only_token_cannot_make_private_content_public() {
+    let stack = Stack::start().await;
+    let content = upload_private(&stack, "secret.txt", "top secret").await;
+    let writer = stack
+        .client
+        .create_token("w", &[Scope::Write])
+        .await
+        .unwrap();
+    let as_writer = bearer_http(Some(&writer.token));
+    let info = stack.url(&format!("/content/{}", content.id));
+
+    let patched = as_writer
+        .patch(&info)
+        .json(&serde_json::json!({"visibility": "public"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), StatusCode::FORBIDDEN);
+    for (query, header) in [("?visibility=public", None), ("", Some("public"))] {
+        let mut request = as_writer.put(format!("{info}{query}")).body("replaced");
+        if let Some(value) = header {
+            request = request.header("x-visibility", value);
+        }
+        assert_eq!(
+            request.send().await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+    let renamed = as_writer
+        .patch(&info)
+        .json(&serde_json::json!({"filename": "renamed.txt"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK);
+
+    let now = stack.client.info(content.id).await.unwrap();
+    assert_eq!(now.visibility, Visibility::Private);
+    assert_eq!(now.version, 1, "a refused replacement changed the bytes");
+    let anonymous = reqwest::Client::new();
+    let data = stack.url(&format!("/content/{}/data", content.id));
+    assert_eq!(status(&anonymous, &data).await, StatusCode::UNAUTHORIZED);
+}
+
+/// A type a browser could read as HTML behind a harmless one is refused.
+#[tokio::test]
+async fn a_content_type_that_hides_another_is_refused() {
+    let stack = Stack::start().await;
+    let disguised = r#"text/plain;a="\";b=",text/html;c=""#;
+    let response = stack
+        .http
+        .post(stack.url("/content?filename=page"))
+        .header("content-type", disguised)
+        .body("<script>alert(1)</script>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let listed: ContentList = stack.client.list(None, None).await.unwrap();
+    assert!(listed.items.is_empty(), "{listed:?}");
+}
