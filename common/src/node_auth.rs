@@ -12,11 +12,18 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hmac::{Hmac, Mac};
 use subtle::ConstantTimeEq;
 
-use crate::env::{EnvError, Vars};
+use crate::env::{EnvError, Setting, Vars};
 
 /// The longest a signed read URL may be valid: a node refuses any whose
 /// expiry lies further ahead, so a leaked secret-free URL cannot live long.
 pub const MAX_SIGNED_READ: Duration = Duration::from_secs(300);
+
+/// The setting both services read their secret's file from.
+pub const NODE_SECRET_FILE: Setting = Setting {
+    name: "NODE_SECRET_FILE",
+    default: None,
+    about: "A file holding NODE_SECRET, read when NODE_SECRET is unset.",
+};
 
 /// Secrets shorter than this are refused: they could be guessed.
 const MIN_SECRET_LEN: usize = 16;

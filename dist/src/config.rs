@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cdn_common::env::{EnvError, Setting, Vars};
-use cdn_common::node_auth::NodeSecret;
+use cdn_common::node_auth::{self, NodeSecret};
 use cdn_common::serve;
 use cdn_common::service::Service;
 use cdn_common::{ByteSize, NodeId};
@@ -116,11 +116,7 @@ pub const SETTINGS: &[Setting] = &[
         default: None,
         about: "The secret shared with every node, sent on each call to one and signing ?redirect=1 URLs (required).",
     },
-    Setting {
-        name: "NODE_SECRET_FILE",
-        default: None,
-        about: "A file holding NODE_SECRET, read when NODE_SECRET is unset.",
-    },
+    node_auth::NODE_SECRET_FILE,
     Setting {
         name: "CORS_ORIGINS",
         default: None,

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cdn_common::env::{EnvError, Setting, Vars};
-use cdn_common::node_auth::NodeSecret;
+use cdn_common::node_auth::{self, NodeSecret};
 use cdn_common::serve;
 use cdn_common::service::Service;
 use cdn_common::{ByteSize, NodeId};
@@ -48,11 +48,7 @@ pub const SETTINGS: &[Setting] = &[
         default: None,
         about: "The secret shared with the distributor; every route but /healthz needs it (required).",
     },
-    Setting {
-        name: "NODE_SECRET_FILE",
-        default: None,
-        about: "A file holding NODE_SECRET, read when NODE_SECRET is unset.",
-    },
+    node_auth::NODE_SECRET_FILE,
     // The HTTP limits, shared with the distributor (see `cdn_common::serve`).
     serve::HEADER_TIMEOUT,
     serve::IDLE_TIMEOUT,

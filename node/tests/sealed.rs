@@ -6,7 +6,7 @@ use std::path::Path;
 use cdn_common::node_auth::{NodeSecret, SignedRead, unix_now};
 use reqwest::{Method, StatusCode, header};
 use testkit::fetch;
-use testkit::services::{Mode, NODE_SECRET, Program, Service, node_http};
+use testkit::services::{Mode, NODE_SECRET, Program, Service, node_http, sealed_node_calls};
 
 async fn start(storage: &Path) -> Service {
     Service::start(
@@ -56,18 +56,7 @@ async fn without_the_secret_nothing_is_read_or_changed() {
             "Bearer node-secret-of-the-test-serviceX",
         )
     };
-    let attempts: Vec<(Method, String)> = vec![
-        (Method::PUT, blob.clone()),
-        (Method::DELETE, blob.clone()),
-        (Method::GET, blob.clone()),
-        (Method::HEAD, blob.clone()),
-        (Method::PUT, format!("{}/blobs/planted", node.url)),
-        (Method::GET, format!("{}/blobs", node.url)),
-        (Method::GET, format!("{}/stats", node.url)),
-        (Method::GET, format!("{}/metrics", node.url)),
-        (Method::POST, format!("{}/scrub", node.url)),
-        (Method::GET, format!("{}/nowhere", node.url)),
-    ];
+    let attempts = sealed_node_calls(&node.url, &blob);
     for (method, url) in &attempts {
         for with_wrong_secret in [false, true] {
             let mut request = anonymous.request(method.clone(), url).body("planted bytes");

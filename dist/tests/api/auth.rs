@@ -190,15 +190,7 @@ async fn admins_manage_tokens_and_a_revoked_token_stops_at_once() {
     // The list shows no secret, and records the use.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let list: TokenList = stack
-            .http
-            .get(stack.url("/tokens"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list: TokenList = testkit::fetch::json(stack.http.get(stack.url("/tokens"))).await;
         let listed = list
             .tokens
             .iter()

@@ -234,14 +234,7 @@ async fn listing_needs_read_unless_public_listing_is_on() {
     .await;
     let public = open.upload("public.txt", "p").await;
     let private = upload_private(&open, "private.txt", "q").await;
-    let list: ContentList = anonymous
-        .get(open.url("/content"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: ContentList = testkit::fetch::json(anonymous.get(open.url("/content"))).await;
     let ids: Vec<_> = list.items.iter().map(|item| item.id).collect();
     assert_eq!(ids, [public.id]);
     let all = open.client.list_all().await.unwrap();

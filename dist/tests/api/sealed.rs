@@ -4,9 +4,9 @@
 
 use cdn_common::node_auth::{NodeSecret, SignedRead, unix_now};
 use cdn_common::wire::Content;
-use reqwest::{Method, StatusCode, Url, header};
+use reqwest::{StatusCode, Url, header};
 use testkit::fetch;
-use testkit::services::{NODE_SECRET, Stack, node_index};
+use testkit::services::{NODE_SECRET, Stack, node_index, sealed_node_calls};
 
 fn no_follow() -> reqwest::Client {
     reqwest::Client::builder()
@@ -43,16 +43,7 @@ async fn nodes_change_nothing_and_tell_nothing_without_the_secret() {
     let blob = bare(&redirect_target(&content, "").await);
 
     let anonymous = reqwest::Client::new();
-    let attempts = [
-        (Method::PUT, blob.clone()),
-        (Method::DELETE, blob.clone()),
-        (Method::GET, blob.clone()),
-        (Method::PUT, format!("{}/blobs/planted", node.url)),
-        (Method::GET, format!("{}/blobs", node.url)),
-        (Method::GET, format!("{}/stats", node.url)),
-        (Method::GET, format!("{}/metrics", node.url)),
-        (Method::POST, format!("{}/scrub", node.url)),
-    ];
+    let attempts = sealed_node_calls(&node.url, &blob);
     for (method, url) in &attempts {
         for bearer in [
             None,

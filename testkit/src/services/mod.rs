@@ -49,6 +49,24 @@ pub fn node_http() -> reqwest::Client {
         .expect("an HTTP client")
 }
 
+/// The calls a sealed node must refuse without its secret: reads and writes
+/// of `blob`, a write elsewhere, and every other route but `/healthz`.
+pub fn sealed_node_calls(node_url: &str, blob: &str) -> Vec<(reqwest::Method, String)> {
+    use reqwest::Method;
+    vec![
+        (Method::PUT, blob.to_owned()),
+        (Method::DELETE, blob.to_owned()),
+        (Method::GET, blob.to_owned()),
+        (Method::HEAD, blob.to_owned()),
+        (Method::PUT, format!("{node_url}/blobs/planted")),
+        (Method::GET, format!("{node_url}/blobs")),
+        (Method::GET, format!("{node_url}/stats")),
+        (Method::GET, format!("{node_url}/metrics")),
+        (Method::POST, format!("{node_url}/scrub")),
+        (Method::GET, format!("{node_url}/nowhere")),
+    ]
+}
+
 /// How long a service may take to answer `/healthz` after it starts.
 const READY_DEADLINE: Duration = Duration::from_secs(30);
 
