@@ -21,8 +21,9 @@ mod upload;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::routing::{get, post};
+use tower_http::set_header::SetResponseHeaderLayer;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -55,6 +56,12 @@ pub fn router(state: AppState) -> Router {
         // Only the two upload routes take bodies of any size (streamed to
         // the nodes, whose room is the limit); every other body is JSON.
         .layer(DefaultBodyLimit::max(state.max_json_bytes))
+        // Every answer, JSON errors that echo input included, is taken as
+        // the type it says it is.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
         .layer(crate::edge::cors::layer(&state.cors_origins))
         .layer(cdn_common::observe::layer())
         .with_state(state)

@@ -272,3 +272,18 @@ fetch("/content/{id}")
         b"still here"
     );
 }
+
+/// JSON answers, errors that echo what was asked included, carry `nosniff`
+/// too.
+#[tokio::test]
+async fn every_answer_says_nosniff() {
+    let stack = Stack::start().await;
+    for path in ["/content/not-an-id", "/no/such/route", "/nodes"] {
+        let response = stack.http.get(stack.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.headers()[header::X_CONTENT_TYPE_OPTIONS],
+            "nosniff",
+            "{path}"
+        );
+    }
+}
