@@ -230,13 +230,18 @@ impl Stack {
     pub async fn check_metrics(&self, dir: &Path) -> anyhow::Result<()> {
         for (name, service) in self.services() {
             let url = format!("{}/metrics", service.url);
-            // Nodes answer the node secret only (see "Operator routes").
-            let text = if name == "dist" {
-                self.text(&url).await?
+            // An admin token for the distributor's, the node secret for a
+            // node's (see "Operator routes").
+            let request = if name == "dist" {
+                self.http.get(&url).bearer_auth(self.token())
             } else {
-                let answer = self.services.node_http.get(&url).send().await?;
-                answer.error_for_status()?.text().await?
+                self.services.node_http.get(&url)
             };
+            let answer = request.send().await?.error_for_status()?;
+            let text = answer
+                .text()
+                .await
+                .with_context(|| format!("reading {url}"))?;
             std::fs::write(dir.join(format!("{name}.metrics")), &text)?;
             ensure!(!text.is_empty(), "{url} is empty");
         }
@@ -247,14 +252,6 @@ impl Stack {
             "the distributor's /metrics did not count the uploads"
         );
         Ok(())
-    }
-
-    async fn text(&self, url: &str) -> anyhow::Result<String> {
-        let answer = self.http.get(url).send().await?.error_for_status()?;
-        answer
-            .text()
-            .await
-            .with_context(|| format!("reading {url}"))
     }
 
     /// The end of each service's log on stderr, to see why a run failed.
