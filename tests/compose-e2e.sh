@@ -6,7 +6,7 @@
 # Needs Docker with Compose v2, curl and jq (scripts/install-docker.sh). Uses
 # the local base images of scripts/local-base-images.sh unless RUST_IMAGE,
 # DEBIAN_IMAGE and POSTGRES_IMAGE are already set. Host ports 8000-8003 must
-# be free. Everything it creates (its own project's containers, network,
+# be free: `docker compose up` fails, and says so, when one is not. Everything it creates (its own project's containers, network,
 # volumes and images) is removed on exit; KEEP_IMAGES=1 keeps the images.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
@@ -102,9 +102,6 @@ upload() {
 # --- preconditions -----------------------------------------------------------
 docker compose version >/dev/null 2>&1 || fail "docker compose v2 is missing: run scripts/install-docker.sh"
 for t in curl jq awk cmp sha256sum; do command -v $t >/dev/null || fail "$t is missing: run scripts/install-docker.sh"; done
-for p in 8000 8001 8002 8003; do
-  if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then fail "port $p is already in use (another stack running?)"; fi
-done
 if [ -z "${RUST_IMAGE:-}${DEBIAN_IMAGE:-}${POSTGRES_IMAGE:-}" ]; then
   phase base-images
   eval "$(scripts/local-base-images.sh)"
@@ -121,7 +118,9 @@ ok "images built"
 docker images --filter "reference=$PROJECT-*" --format '{{.Repository}}\t{{.Size}}' >&2
 
 phase up
-dc up -d --wait --wait-timeout 180 || fail "docker compose up --wait: services not healthy"
+# Host ports 8000-8003 are Compose's to bind: if another stack holds one,
+# `up` itself says so (no probing beforehand, which a race could fool).
+dc up -d --wait --wait-timeout 180 || fail "docker compose up --wait: services not healthy (host ports 8000-8003 taken by another stack?)"
 until_ok 30 "three nodes up in /nodes" all_up
 ok "stack up, three nodes up"
 
