@@ -6,8 +6,9 @@
 # Needs Docker with Compose v2, curl and jq (scripts/install-docker.sh). Uses
 # the local base images of scripts/local-base-images.sh unless RUST_IMAGE,
 # DEBIAN_IMAGE and POSTGRES_IMAGE are already set. Host ports 8000-8003 must
-# be free: `docker compose up` fails, and says so, when one is not. Everything it creates (its own project's containers, network,
-# volumes and images) is removed on exit; KEEP_IMAGES=1 keeps the images.
+# be free: `docker compose up` fails, and says so, when one is not.
+# Everything it creates (its own project's containers, network, volumes and
+# images) is removed on exit; KEEP_IMAGES=1 keeps the images.
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 

@@ -362,3 +362,65 @@ async fn the_cdn_command_manages_tokens() {
     let (ok, _, stderr) = cdn(&secret, &["token", "ls"]).await.unwrap();
     assert!(!ok && stderr.contains("401"), "{stderr}");
 }
+
+/// Each route that takes a JSON body or manages tokens: without a token it
+/// is refused (401) and changes nothing; with the right token a body past
+/// MAX_JSON_BYTES is refused (413) before it is read whole.
+#[tokio::test]
+async fn json_and_token_routes_check_the_caller_and_cap_the_body() {
+    let stack = Stack::start().await;
+    let content = stack.upload("kept.txt", b"kept".to_vec()).await;
+    let created: CreatedToken = stack
+        .client
+        .create_token("victim", &[Scope::Read])
+        .await
+        .unwrap();
+    let anonymous = reqwest::Client::new();
+    let oversized = vec![b' '; 2 << 20];
+    let routes = [
+        (Method::PATCH, format!("/content/{}", content.id)),
+        (Method::POST, format!("/content/{}/share", content.id)),
+        (Method::POST, "/tokens".to_owned()),
+        (Method::GET, "/tokens".to_owned()),
+        (Method::DELETE, format!("/tokens/{}", created.id)),
+    ];
+    for (method, path) in &routes {
+        let refused = anonymous
+            .request(method.clone(), stack.url(path))
+            .header("content-type", "application/json")
+            .body(r#"{"filename": "stolen.txt", "name": "stolen", "scopes": ["admin"]}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            refused.status(),
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+        if *method != Method::POST && *method != Method::PATCH {
+            continue;
+        }
+        let too_big = stack
+            .http
+            .request(method.clone(), stack.url(path))
+            .header("content-type", "application/json")
+            .body(oversized.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            too_big.status(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{method} {path}"
+        );
+    }
+    let info = stack.client.info(content.id).await.unwrap();
+    assert_eq!(info.filename, "kept.txt");
+    let tokens = stack.client.tokens().await.unwrap();
+    assert!(tokens.iter().all(|token| token.name != "stolen"));
+    let victim = tokens.iter().find(|t| t.id == created.id).unwrap();
+    assert!(
+        victim.revoked_at.is_none(),
+        "an anonymous DELETE revoked a token"
+    );
+}
