@@ -207,6 +207,22 @@ jq -e '(.nodes | length) == 3 and all(.nodes[]; .status == "up") and .totals.obj
 all_up || fail "/nodes does not show three nodes up: $(cat "$W/nodes.json")"
 ok "/stats and /nodes: three nodes up"
 
+# --- the dashboard -------------------------------------------------------------
+phase dashboard
+req "$DIST/"; expect 200 "GET / (the dashboard)"
+header content-type | grep -q '^text/html' || fail "GET / is $(header content-type), not HTML"
+header content-security-policy | grep -qF "script-src 'self'" || fail "GET / lacks its Content-Security-Policy"
+grep -qF 'Mini CDN' "$W/body" || fail "GET / is not the dashboard: $(head -c 300 "$W/body")"
+echo "uploaded by a form" > "$W/form.txt"
+# What a browser without JavaScript sends: the token field first, then the files.
+req -H 'Accept: text/html' -F "token=$TOKEN" -F "file=@$W/form.txt" -F "file=@$W/anon.txt" "$DIST/content"
+expect 303 "a browser form upload of two files"
+FORM_PAGE=$(header location)
+[[ "$FORM_PAGE" == /ui/uploads\?ids=* ]] || fail "the form upload was sent to '$FORM_PAGE'"
+req "$DIST$FORM_PAGE"; expect 200 "the page of the form's uploads"
+grep -qF "Uploaded 2 files" "$W/body" || fail "the uploads page: $(head -c 400 "$W/body")"
+ok "dashboard: / served with its CSP; a form upload of two files lands on its page (303)"
+
 # --- data survives down/up (named volumes) ------------------------------------
 phase restart
 dc down -t 10 >/dev/null 2>&1 || fail "docker compose down"
@@ -223,9 +239,10 @@ ok "down/up: content still there, same bytes"
 
 # --- a stopped node gets no new writes ---------------------------------------
 phase node-down
+stopped_at=$SECONDS
 dc stop node2 >/dev/null 2>&1 || fail "docker compose stop node2"
 until_ok 30 "node2 down in /nodes" node_is node2 down
-ok "node2 stopped and reported down"
+ok "node2 stopped and reported down within $((SECONDS - stopped_at)) s"
 head -c 500000 /dev/urandom > "$W/two.bin"
 upload "$W/two.bin" two.bin
 jq -e 'all(.replicas[]; .node != "node2")' "$W/two.bin.json" >/dev/null ||

@@ -40,9 +40,37 @@ impl fmt::Display for ByteSize {
     }
 }
 
+/// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `2.0 GiB`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    // Move up early enough that rounding never prints `1024.0 KiB`.
+    while value >= 1023.95 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_like_people_write_them() {
+        assert_eq!(human_size(0), "0 B");
+        assert_eq!(human_size(1023), "1023 B");
+        assert_eq!(human_size(1024), "1.0 KiB");
+        assert_eq!(human_size(1536), "1.5 KiB");
+        assert_eq!(human_size(1024 * 1024 - 1), "1.0 MiB");
+        assert_eq!(human_size(256 * 1024 * 1024), "256.0 MiB");
+        assert_eq!(human_size(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
+        assert_eq!(human_size(u64::MAX), "16.0 EiB");
+    }
 
     fn parse(text: &str) -> Option<u64> {
         text.parse::<ByteSize>().ok().map(ByteSize::bytes)

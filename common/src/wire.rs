@@ -80,8 +80,12 @@ impl ReplicaStatus {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ContentList {
     pub items: Vec<Content>,
-    /// Pass as `?cursor=` to get the next (older) page; `null` on the last.
+    /// Pass as `?cursor=` (with the same filters and order) to get the next
+    /// page; `null` on the last.
     pub next_cursor: Option<String>,
+    /// How many objects match, on all pages.
+    #[serde(default)]
+    pub total: u64,
 }
 
 /// Body of `PATCH /content/{id}`: only the fields given change.
@@ -178,6 +182,58 @@ pub struct Totals {
     pub max_storage: u64,
     /// Objects in the catalogue (each counted once, whatever its copies).
     pub objects: u64,
+}
+
+/// Answer of the distributor's `GET /placements`: the latest writes, newest
+/// first, with where their copies went and why.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlacementLog {
+    pub placements: Vec<PlacementEntry>,
+}
+
+/// One write's placement: the nodes that took its copies, and every node
+/// the rule looked at, with the figures it compared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlacementEntry {
+    pub content_id: Uuid,
+    pub filename: String,
+    pub version: u32,
+    pub size: u64,
+    pub at: DateTime<Utc>,
+    /// Copies asked for (`REPLICATION`).
+    pub copies: usize,
+    /// The nodes that hold the copies now.
+    pub chosen: Vec<NodeId>,
+    pub candidates: Vec<ConsideredNode>,
+}
+
+/// A node as the placement rule saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsideredNode {
+    pub node: NodeId,
+    pub status: NodeStatus,
+    /// The figures compared, as last reported; absent for a node never
+    /// heard from.
+    pub storagep: Option<f64>,
+    pub memory: Option<u64>,
+    /// Bytes of room left.
+    pub free: Option<u64>,
+    pub outcome: PlacementOutcome,
+    /// Its place in the rule's order among the nodes with room (1 is
+    /// first choice).
+    pub rank: Option<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlacementOutcome {
+    Chosen,
+    /// Not up: gets no new writes.
+    Down,
+    /// Up, but without room for the object.
+    NoRoom,
+    /// Up with room, but others came first.
+    NotNeeded,
 }
 
 /// Every error body: `{"error": {"code": "not_found", "message": "…"}}`.

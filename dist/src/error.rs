@@ -75,6 +75,17 @@ impl ApiError {
     pub fn not_found(id: impl std::fmt::Display) -> Self {
         ApiError::NotFound(format!("no content with id {id}"))
     }
+
+    /// What the client is told; an internal error's details stay in the
+    /// log.
+    pub fn public_message(&self) -> String {
+        match self {
+            ApiError::Internal(_) => {
+                "internal error; the distributor's log has the details".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -89,13 +100,7 @@ impl IntoResponse for ApiError {
         } else {
             tracing::info!(error = %self, status = status.as_u16(), "request refused");
         }
-        let message = match &self {
-            ApiError::Internal(_) => {
-                "internal error; the distributor's log has the details".to_owned()
-            }
-            other => other.to_string(),
-        };
-        let body = ErrorBody::new(code, message);
+        let body = ErrorBody::new(code, self.public_message());
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(

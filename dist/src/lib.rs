@@ -26,6 +26,7 @@ mod api;
 mod auth;
 mod catalog;
 mod cluster;
+mod dashboard;
 mod edge;
 mod error;
 mod metrics;

@@ -105,8 +105,10 @@ pub async fn info(client: &Client, out: &Output, id: Uuid) -> anyhow::Result<()>
 pub async fn list(client: &Client, out: &Output, args: ListArgs) -> anyhow::Result<()> {
     let ListArgs { limit, cursor, all } = args;
     let list = if all {
+        let items = client.list_all().await?;
         ContentList {
-            items: client.list_all().await?,
+            total: items.len() as u64,
+            items,
             next_cursor: None,
         }
     } else {

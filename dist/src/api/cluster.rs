@@ -1,10 +1,11 @@
-//! The cluster's state: nodes, stats, metrics, liveness and readiness.
+//! The cluster's state: nodes, stats, recent placements, metrics,
+//! liveness and readiness.
 
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use cdn_common::wire::{ClusterStats, NodeList, NodeStatsEntry, Scope, Totals};
+use cdn_common::wire::{ClusterStats, NodeList, NodeStatsEntry, PlacementLog, Scope, Totals};
 
 use super::access::Caller;
 use crate::error::ApiError;
@@ -44,6 +45,22 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<ClusterStats>, 
         nodes,
         totals,
         repair: state.objects.health().snapshot(),
+    }))
+}
+
+/// `GET /placements`: where the latest writes went and why. It names
+/// objects, so it follows the listing's rule: `read`, or public objects
+/// alone when listing is open.
+pub async fn placements(
+    caller: Caller,
+    State(state): State<AppState>,
+) -> Result<Json<PlacementLog>, ApiError> {
+    let include_private = caller.allows(Scope::Read);
+    if !include_private && !state.access.public_listing() {
+        caller.require(Scope::Read)?;
+    }
+    Ok(Json(PlacementLog {
+        placements: state.objects.latest_placements(include_private),
     }))
 }
 

@@ -1,73 +1,16 @@
-//! Metadata routes: list, describe, rename, delete.
+//! Metadata routes: describe, rename, delete (listing is `listing`).
 
 use axum::Json;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use cdn_common::wire::{
-    Content, ContentList, ContentPatch, DEFAULT_PAGE, MAX_PAGE, Replica, Scope,
-};
-use serde::Deserialize;
+use cdn_common::wire::{Content, ContentPatch, Replica, Scope};
 
 use super::access::{Caller, Writer, may_read};
 use super::{base_url, parse_id};
 use crate::catalog::ContentRecord;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-#[derive(Debug, Deserialize)]
-pub struct ListParams {
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
-pub async fn list(
-    caller: Caller,
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    params: Result<Query<ListParams>, QueryRejection>,
-) -> Result<Json<ContentList>, ApiError> {
-    // Everything with `read`; public content alone when listing is open.
-    let include_private = caller.allows(Scope::Read);
-    if !include_private && !state.access.public_listing() {
-        caller.require(Scope::Read)?;
-    }
-    let Query(params) = params?;
-    let limit = params.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::BadRequest(format!(
-            "limit must be 1 to {MAX_PAGE}, not {limit}"
-        )));
-    }
-    let before = params
-        .cursor
-        .as_deref()
-        .map(|cursor| {
-            uuid::Uuid::try_parse(cursor).map_err(|_| {
-                ApiError::BadRequest(format!("{cursor:?} is not a cursor from a previous page"))
-            })
-        })
-        .transpose()?;
-    // One more than asked tells whether another page follows.
-    let mut records = state
-        .objects
-        .list(before, limit + 1, include_private)
-        .await?;
-    let next_cursor = if records.len() > limit as usize {
-        records.truncate(limit as usize);
-        records.last().map(|record| record.id.to_string())
-    } else {
-        None
-    };
-    let base = base_url(&state, &headers);
-    Ok(Json(ContentList {
-        items: records
-            .iter()
-            .map(|record| describe(record, &base))
-            .collect(),
-        next_cursor,
-    }))
-}
 
 pub async fn info(
     caller: Caller,
@@ -121,7 +64,7 @@ pub fn view(state: &AppState, headers: &HeaderMap, record: &ContentRecord) -> Co
 }
 
 /// The public description of a stored object.
-fn describe(record: &ContentRecord, base: &str) -> Content {
+pub fn describe(record: &ContentRecord, base: &str) -> Content {
     let replicas = record
         .replicas
         .iter()

@@ -2,10 +2,14 @@
 //! layer and writes the answer.
 //!
 //! - `upload`: `POST /content`, `PUT /content/{id}`.
-//! - `content`: metadata: list, describe, rename, delete.
+//! - `listing`: `GET /content`, filtered and sorted pages.
+//! - `content`: metadata: describe, rename, delete.
 //! - `data`: the bytes, `GET`/`HEAD /content/{id}/data`; `redirect`: the
 //!   signed node URL of `?redirect=1`.
-//! - `cluster`: `/nodes`, `/stats`, `/metrics`, health and readiness.
+//! - `cluster`: `/nodes`, `/stats`, `/placements`, `/metrics`, health and
+//!   readiness.
+//! - `pages`: the dashboard at `/` and `/ui/…`, and the pages a browser
+//!   form upload lands on.
 //! - `access`: the bearer-token extractors and the rule for reading
 //!   private content; `tokens`: the admin API; `share`: presigned links.
 
@@ -13,6 +17,8 @@ mod access;
 mod cluster;
 mod content;
 mod data;
+mod listing;
+mod pages;
 mod redirect;
 mod share;
 mod tokens;
@@ -33,7 +39,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(
             "/content",
-            post(upload::create.layer(DefaultBodyLimit::disable())).get(content::list),
+            post(upload::create.layer(DefaultBodyLimit::disable())).get(listing::list),
         )
         .route(
             "/content/{id}",
@@ -45,12 +51,15 @@ pub fn router(state: AppState) -> Router {
         .route("/content/{id}/data", get(data::bytes))
         .route("/content/{id}/share", post(share::share))
         .route("/tokens", post(tokens::create).get(tokens::list))
+        .route("/tokens/current", get(tokens::current))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/nodes", get(cluster::nodes))
         .route("/stats", get(cluster::stats))
+        .route("/placements", get(cluster::placements))
         .route("/healthz", get(cluster::healthz))
         .route("/readyz", get(cluster::readyz))
         .route("/metrics", get(cluster::metrics))
+        .merge(pages::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         // Only the two upload routes take bodies of any size (streamed to

@@ -1,13 +1,15 @@
-//! The admin API: `POST /tokens`, `GET /tokens`, `DELETE /tokens/{id}`.
+//! The admin API: `POST /tokens`, `GET /tokens`, `DELETE /tokens/{id}`;
+//! and `GET /tokens/current`, which any token may ask about itself (the
+//! dashboard's sign-in).
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use cdn_common::wire::{NewToken, TokenList};
+use cdn_common::wire::{NewToken, TokenInfo, TokenList};
 
-use super::access::Admin;
+use super::access::{Admin, Caller};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -39,4 +41,14 @@ pub async fn revoke(
         .map_err(|_| ApiError::BadRequest(format!("{id:?} is not a token id (a UUID)")))?;
     state.access.revoke_token(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The caller's own token: 401 without one.
+pub async fn current(caller: Caller) -> Result<Json<TokenInfo>, ApiError> {
+    match caller.0 {
+        Some(principal) => Ok(Json(principal.token)),
+        None => Err(ApiError::Unauthorized(
+            "no bearer token was sent (Authorization: Bearer …)".into(),
+        )),
+    }
 }

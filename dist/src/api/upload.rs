@@ -1,20 +1,23 @@
 //! Writing bytes: `POST /content` and `PUT /content/{id}`, from a raw body
-//! or a browser form's `file` field. This module only reads the request;
-//! the object layer stores the bytes.
+//! or a form's `file` fields. This module only reads the request; the
+//! object layer stores the bytes. A browser that posted a form gets a page
+//! back (`303` to what it stored, or why nothing was), a program JSON.
 
 use axum::Json;
+use axum::extract::multipart::Field;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::IntoResponse;
-use cdn_common::wire::{Content, Scope, Visibility};
+use axum::response::{IntoResponse, Redirect, Response};
+use cdn_common::wire::{Content, ContentList, Scope, Visibility};
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 
-use super::access::{Caller, Writer};
+use super::access::Caller;
 use super::content::view;
-use super::parse_id;
+use super::{pages, parse_id};
 use crate::catalog::ContentRecord;
+use crate::dashboard;
 use crate::error::ApiError;
 use crate::objects::NewObject;
 use crate::state::AppState;
@@ -34,21 +37,24 @@ enum Write {
 }
 
 pub async fn create(
-    _writer: Writer,
+    caller: Caller,
     State(state): State<AppState>,
     params: Result<Query<UploadParams>, QueryRejection>,
     request: Request,
-) -> Result<impl IntoResponse, ApiError> {
-    let Query(params) = params?;
+) -> Response {
     let headers = request.headers().clone();
-    let record = receive(&state, Write::Create, params, request).await?;
-    let location =
-        HeaderValue::from_str(&format!("/content/{}", record.id)).map_err(anyhow::Error::from)?;
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(view(&state, &headers, &record)),
-    ))
+    let stored = async {
+        let Query(params) = params?;
+        receive(&state, &caller, Write::Create, params, request).await
+    };
+    let stored = stored.await;
+    if dashboard::wants_page(&headers) {
+        return answer_page(stored);
+    }
+    match stored {
+        Ok(records) => answer_json(&state, &headers, records),
+        Err(err) => err.into_response(),
+    }
 }
 
 pub async fn replace(
@@ -66,8 +72,63 @@ pub async fn replace(
         caller.require(Scope::Read)?;
     }
     let headers = request.headers().clone();
-    let record = receive(&state, Write::Replace(id), params, request).await?;
+    let mut records = receive(&state, &caller, Write::Replace(id), params, request).await?;
+    let record = records
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("a replacement stored nothing"))?;
     Ok(Json(view(&state, &headers, &record)))
+}
+
+/// A program's answer: the object made, or all of them when a form sent
+/// several files.
+fn answer_json(state: &AppState, headers: &HeaderMap, records: Vec<ContentRecord>) -> Response {
+    let mut items: Vec<Content> = records
+        .iter()
+        .map(|record| view(state, headers, record))
+        .collect();
+    let Some(first) = items.first() else {
+        return ApiError::BadRequest("nothing was stored".into()).into_response();
+    };
+    let location = HeaderValue::from_str(&format!("/content/{}", first.id))
+        .expect("a content path is a valid header");
+    if items.len() == 1 {
+        let item = items.pop().expect("one item");
+        return (
+            StatusCode::CREATED,
+            [(header::LOCATION, location)],
+            Json(item),
+        )
+            .into_response();
+    }
+    let total = items.len() as u64;
+    let list = ContentList {
+        items,
+        next_cursor: None,
+        total,
+    };
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(list),
+    )
+        .into_response()
+}
+
+/// A browser's answer: `303 See Other` to a page of what was stored, or a
+/// page that says why nothing was.
+fn answer_page(stored: Result<Vec<ContentRecord>, ApiError>) -> Response {
+    let records = match stored {
+        Ok(records) => records,
+        Err(err) => return pages::error_page(err, dashboard::pages::upload_failed),
+    };
+    let target = match records.as_slice() {
+        [one] => format!("/ui/content/{}", one.id),
+        many => {
+            let ids: Vec<String> = many.iter().map(|record| record.id.to_string()).collect();
+            format!("/ui/uploads?ids={}", ids.join(","))
+        }
+    };
+    Redirect::to(&target).into_response()
 }
 
 /// Admits the upload (its storage claim, before any node is asked; see
@@ -75,84 +136,225 @@ pub async fn replace(
 /// claiming too much is answered as such.
 async fn receive(
     state: &AppState,
+    caller: &Caller,
     write: Write,
     params: UploadParams,
     request: Request,
-) -> Result<ContentRecord, ApiError> {
+) -> Result<Vec<ContentRecord>, ApiError> {
+    let form = Form::of(request.headers());
+    match form {
+        Form::Multipart => {}
+        // A browser form without `enctype` sends the file's name, not
+        // its bytes: storing that would be junk.
+        Form::UrlEncoded if dashboard::wants_page(request.headers()) => {
+            return Err(ApiError::BadRequest(
+                "the form was sent without enctype=\"multipart/form-data\", so the browser \
+                 sent only the file's name, not its bytes"
+                    .into(),
+            ));
+        }
+        // A raw body: the bearer is checked before a byte of it is read.
+        Form::UrlEncoded | Form::None => {
+            caller.require(Scope::Write)?;
+        }
+    }
     let (request, upload) = state.admission.admit(request)?;
-    read_and_store(state, write, params, request)
+    read_and_store(state, caller, write, params, form, request)
         .await
         .map_err(|err| upload.explain(err))
+}
+
+/// What kind of body a request carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Multipart,
+    UrlEncoded,
+    /// Raw bytes of any other type, or of none.
+    None,
+}
+
+impl Form {
+    fn of(headers: &HeaderMap) -> Form {
+        let declared = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        if declared.starts_with("multipart/form-data") {
+            Form::Multipart
+        } else if declared.starts_with("application/x-www-form-urlencoded") {
+            Form::UrlEncoded
+        } else {
+            Form::None
+        }
+    }
 }
 
 /// Reads the name, type and length the request gives, and has the object
 /// layer store its bytes.
 async fn read_and_store(
     state: &AppState,
+    caller: &Caller,
     write: Write,
     params: UploadParams,
+    form: Form,
     request: Request,
-) -> Result<ContentRecord, ApiError> {
+) -> Result<Vec<ContentRecord>, ApiError> {
     let headers = request.headers();
     let filename = match params.filename {
         Some(name) => Some(name),
         None => header_filename(headers)?,
     };
     let visibility = requested_visibility(params.visibility.as_deref(), headers)?;
-    let declared_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
-    if declared_type
-        .as_deref()
-        .is_some_and(|value| value.starts_with("multipart/form-data"))
-    {
-        return receive_form(state, write, filename, visibility, request).await;
+    if form == Form::Multipart {
+        let fields = FormFields {
+            caller: caller.clone(),
+            named: filename,
+            visibility,
+        };
+        return receive_form(state, write, fields, request).await;
     }
     let new = NewObject {
         filename,
         // curl sends this type for `--data-binary` unless told otherwise:
         // it says nothing about the file.
-        content_type: declared_type
-            .filter(|value| !value.starts_with("application/x-www-form-urlencoded")),
+        content_type: (form == Form::None)
+            .then(|| headers.get(header::CONTENT_TYPE))
+            .flatten()
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
         len: headers
             .get(header::CONTENT_LENGTH)
             .and_then(|value| value.to_str().ok()?.parse().ok()),
         visibility,
     };
-    store(state, write, new, request.into_body().into_data_stream()).await
+    let body = request.into_body().into_data_stream();
+    Ok(vec![store(state, write, new, body).await?])
 }
 
-/// Takes the bytes of the form's `file` field; a name in the URL or header
-/// wins over the one the browser sent.
+/// What a form's own fields may say, besides its files.
+struct FormFields {
+    /// From the bearer header, or else from the form's `token` field.
+    caller: Caller,
+    /// A name from the URL or a header wins over the browser's.
+    named: Option<String>,
+    visibility: Option<Visibility>,
+}
+
+/// The longest text field a form may carry (a token, a visibility).
+const MAX_FORM_TEXT: usize = 1024;
+
+/// Stores every `file` field of a form, in order. A browser form cannot
+/// send a bearer header, so a `token` field stands for it when there is
+/// none; it must come before the files, which are refused without it. The
+/// form is one write: when a file fails, those stored before it are
+/// removed again.
 async fn receive_form(
     state: &AppState,
     write: Write,
-    named: Option<String>,
-    visibility: Option<Visibility>,
+    mut fields: FormFields,
     request: Request,
-) -> Result<ContentRecord, ApiError> {
+) -> Result<Vec<ContentRecord>, ApiError> {
+    let has_bearer = request.headers().contains_key(header::AUTHORIZATION);
     let mut form = Multipart::from_request(request, state)
         .await
         .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    while let Some(field) = form.next_field().await? {
-        if field.name() != Some("file") {
-            continue;
+    let mut stored = Vec::new();
+    let outcome = async {
+        while let Some(field) = form.next_field().await? {
+            match field.name() {
+                Some("token") if !has_bearer => {
+                    let secret = bounded_text(field).await?;
+                    // A token field left empty is no token.
+                    if !secret.trim().is_empty() {
+                        let principal = state.access.authenticate(secret.trim()).await?;
+                        fields.caller = Caller(Some(principal));
+                    }
+                }
+                Some("visibility") if fields.visibility.is_none() => {
+                    let text = bounded_text(field).await?;
+                    fields.visibility = Some(text.trim().parse().map_err(ApiError::BadRequest)?);
+                }
+                // What a browser sends for a file input left empty.
+                Some("file") if field.file_name() == Some("") => {}
+                Some("file") => {
+                    require_form_write(&fields.caller)?;
+                    if let Write::Replace(_) = write {
+                        if !stored.is_empty() {
+                            return Err(ApiError::BadRequest(
+                                "a replacement takes one file".into(),
+                            ));
+                        }
+                        if fields.visibility.is_some() {
+                            // As for the header: public again needs `read`.
+                            fields.caller.require(Scope::Read)?;
+                        }
+                    }
+                    let new = NewObject {
+                        filename: fields
+                            .named
+                            .clone()
+                            .or_else(|| field.file_name().map(str::to_owned)),
+                        content_type: field
+                            .content_type()
+                            .filter(|value| *value != "application/octet-stream")
+                            .map(str::to_owned),
+                        len: None,
+                        visibility: fields.visibility,
+                    };
+                    stored.push(store(state, write, new, Box::pin(field)).await?);
+                }
+                _ => {}
+            }
         }
-        let new = NewObject {
-            filename: named.or_else(|| field.file_name().map(str::to_owned)),
-            content_type: field
-                .content_type()
-                .filter(|value| *value != "application/octet-stream")
-                .map(str::to_owned),
-            len: None,
-            visibility,
-        };
-        return store(state, write, new, Box::pin(field)).await;
+        if stored.is_empty() {
+            return Err(ApiError::BadRequest(
+                "the form has no file: choose at least one (a field named \"file\")".into(),
+            ));
+        }
+        Ok(())
+    };
+    match outcome.await {
+        Ok(()) => Ok(stored),
+        Err(err) => {
+            if let Write::Create = write {
+                for record in &stored {
+                    if let Err(cleanup) = state.objects.delete(record.id).await {
+                        tracing::warn!(id = %record.id, error = %cleanup, "cannot remove a file of a failed form upload");
+                    }
+                }
+            }
+            Err(err)
+        }
     }
-    Err(ApiError::BadRequest(
-        "the form has no field named \"file\"".into(),
-    ))
+}
+
+/// `write` is needed for a file; without any credential, say where a
+/// form puts one.
+fn require_form_write(caller: &Caller) -> Result<(), ApiError> {
+    if caller.0.is_none() {
+        return Err(ApiError::Unauthorized(
+            "uploading needs a token with the write scope: a bearer header, or the form's \
+             token field before its files"
+                .into(),
+        ));
+    }
+    caller.require(Scope::Write).map(drop)
+}
+
+/// A short text field, read whole.
+async fn bounded_text(mut field: Field<'_>) -> Result<String, ApiError> {
+    let name = field.name().unwrap_or("").to_owned();
+    let mut bytes = Vec::new();
+    while let Some(chunk) = field.chunk().await? {
+        if bytes.len() + chunk.len() > MAX_FORM_TEXT {
+            return Err(ApiError::BadRequest(format!(
+                "the form field {name:?} is longer than {MAX_FORM_TEXT} bytes"
+            )));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| ApiError::BadRequest(format!("the form field {name:?} is not UTF-8")))
 }
 
 async fn store<S, E>(

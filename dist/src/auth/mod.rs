@@ -40,13 +40,15 @@ pub const MAX_LINK_LIFETIME: Duration = Duration::from_secs(7 * 24 * 3600);
 /// A caller proven by a live token.
 #[derive(Clone, Debug)]
 pub struct Principal {
-    pub scopes: Vec<Scope>,
+    /// The token, as its owner may see it (never its secret).
+    pub token: TokenInfo,
 }
 
 impl Principal {
     /// `admin` implies every scope.
     pub fn allows(&self, scope: Scope) -> bool {
-        self.scopes
+        self.token
+            .scopes
             .iter()
             .any(|held| *held == scope || *held == Scope::Admin)
     }
@@ -92,7 +94,7 @@ impl Access {
         };
         self.touch(record.id);
         Ok(Principal {
-            scopes: scopes_of(&record),
+            token: info(&record),
         })
     }
 

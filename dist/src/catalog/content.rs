@@ -30,28 +30,6 @@ impl Catalog {
         Ok(record)
     }
 
-    /// Newest first (ids are time-ordered UUIDv7), starting after `before`;
-    /// only public objects when `public_only`.
-    pub async fn list(
-        &self,
-        before: Option<Uuid>,
-        limit: i64,
-        public_only: bool,
-    ) -> Result<Vec<ContentRecord>, sqlx::Error> {
-        let rows: Vec<ContentRow> = sqlx::query_as(&format!(
-            "{SELECT_CONTENT}
-             WHERE ($1::uuid IS NULL OR c.id < $1)
-               AND (NOT $3 OR c.visibility = 'public')
-             ORDER BY c.id DESC LIMIT $2"
-        ))
-        .bind(before)
-        .bind(limit)
-        .bind(public_only)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.into_iter().map(ContentRecord::from).collect())
-    }
-
     pub async fn count(&self) -> Result<i64, sqlx::Error> {
         sqlx::query_scalar("SELECT count(*) FROM content")
             .fetch_one(&self.pool)

@@ -3,7 +3,8 @@
 //! speaks SQL.
 //!
 //! - `content`: objects and their versions (insert, replace, rename,
-//!   delete, read, list).
+//!   delete, read).
+//! - `listing`: filtered, sorted pages of objects, and their count.
 //! - `copies`: what is known of each copy (`replica`), and what the
 //!   repair task asks and changes.
 //! - `strays`: blobs on nodes that nothing points at (`stray_blob`), to
@@ -15,6 +16,7 @@
 
 mod content;
 mod copies;
+mod listing;
 mod recent;
 mod strays;
 mod tokens;
@@ -29,6 +31,7 @@ use uuid::Uuid;
 
 pub use content::MetadataChange;
 pub use copies::Replication;
+pub use listing::{After, ContentFilter, PageRequest, SortKey};
 pub use strays::StrayBlob;
 pub use tokens::TokenRecord;
 

@@ -15,7 +15,7 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use cdn_common::NodeId;
-use cdn_common::wire::{NodeInfo, NodeStats, NodeStatus, StoredBlob};
+use cdn_common::wire::{ConsideredNode, NodeInfo, NodeStats, NodeStatus, StoredBlob};
 use chrono::{DateTime, Utc};
 use reqwest::Url;
 
@@ -185,6 +185,24 @@ impl Cluster {
             .collect();
         let chosen = placement::choose(up, size, copies)?;
         Ok(chosen.into_iter().filter_map(|id| self.node(id)).collect())
+    }
+
+    /// How the placement rule sees every node now, and its verdict on
+    /// each for an object of `size` placed on `chosen`: why a write went
+    /// where it did.
+    pub fn explain_placement(&self, size: Option<u64>, chosen: &[NodeId]) -> Vec<ConsideredNode> {
+        let healths: Vec<Health> = self.nodes.iter().map(Node::health).collect();
+        let seen: Vec<placement::Seen> = self
+            .nodes
+            .iter()
+            .zip(&healths)
+            .map(|(node, health)| placement::Seen {
+                id: &node.id,
+                up: health.status == NodeStatus::Up,
+                stats: health.stats.as_ref(),
+            })
+            .collect();
+        placement::explain(&seen, size, chosen)
     }
 
     /// Takes the node's figures from its answer to a write, so uploads

@@ -6,9 +6,8 @@
 
 use std::cmp::Ordering;
 
-use cdn_common::wire::NodeStats;
-
 use cdn_common::NodeId;
+use cdn_common::wire::{ConsideredNode, NodeStats, NodeStatus, PlacementOutcome};
 
 /// A node that is up, with its last reported stats.
 #[derive(Clone, Debug)]
@@ -54,6 +53,58 @@ pub fn choose<'a>(
     }
     up.sort_by(|a, b| preference(a, b));
     Ok(up.into_iter().take(copies).map(|node| node.id).collect())
+}
+
+/// A node as the rule sees it: up with stats, or not.
+#[derive(Clone, Debug)]
+pub struct Seen<'a> {
+    pub id: &'a NodeId,
+    pub up: bool,
+    pub stats: Option<&'a NodeStats>,
+}
+
+/// Why each of `nodes` was or was not among `chosen`: the figures the rule
+/// compared, its verdict, and the node's place in its order.
+pub fn explain(nodes: &[Seen], size: Option<u64>, chosen: &[NodeId]) -> Vec<ConsideredNode> {
+    let mut eligible: Vec<Candidate> = nodes
+        .iter()
+        .filter(|node| node.up)
+        .filter_map(|node| {
+            let stats = node.stats?;
+            has_room(stats, size).then_some(Candidate { id: node.id, stats })
+        })
+        .collect();
+    eligible.sort_by(preference);
+    nodes
+        .iter()
+        .map(|node| {
+            let rank = eligible
+                .iter()
+                .position(|candidate| candidate.id == node.id)
+                .map(|index| index as u32 + 1);
+            let outcome = match (node.up && node.stats.is_some(), rank) {
+                (false, _) => PlacementOutcome::Down,
+                (true, None) => PlacementOutcome::NoRoom,
+                (true, Some(_)) if chosen.contains(node.id) => PlacementOutcome::Chosen,
+                (true, Some(_)) => PlacementOutcome::NotNeeded,
+            };
+            ConsideredNode {
+                node: node.id.clone(),
+                status: if node.up {
+                    NodeStatus::Up
+                } else {
+                    NodeStatus::Down
+                },
+                storagep: node.stats.map(|stats| stats.storagep),
+                memory: node.stats.map(|stats| stats.memory),
+                free: node
+                    .stats
+                    .map(|stats| stats.max_storage.saturating_sub(stats.storage)),
+                outcome,
+                rank,
+            }
+        })
+        .collect()
 }
 
 fn has_room(stats: &NodeStats, size: Option<u64>) -> bool {
@@ -143,6 +194,41 @@ mod tests {
         let stats = [stats(10, 10, 1), stats(99, 100, 1)];
         assert_eq!(pick(&ids, &stats, None, 1).unwrap(), ["b"]);
         assert!(pick(&ids, &stats, None, 2).is_err());
+    }
+
+    #[test]
+    fn explains_every_verdict_with_the_rule_order() {
+        let ids = ids(&["a", "b", "c", "d"]);
+        let stats = [
+            stats(50, 100, 1),
+            stats(10, 100, 1),
+            stats(99, 100, 1),
+            stats(0, 100, 1),
+        ];
+        let seen: Vec<Seen> = ids
+            .iter()
+            .zip(&stats)
+            .enumerate()
+            .map(|(index, (id, stats))| Seen {
+                id,
+                up: index != 3,
+                stats: Some(stats),
+            })
+            .collect();
+        let chosen = [ids[1].clone()];
+        let verdicts: Vec<(PlacementOutcome, Option<u32>)> = explain(&seen, Some(5), &chosen)
+            .into_iter()
+            .map(|node| (node.outcome, node.rank))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                (PlacementOutcome::NotNeeded, Some(2)),
+                (PlacementOutcome::Chosen, Some(1)),
+                (PlacementOutcome::NoRoom, None),
+                (PlacementOutcome::Down, None),
+            ]
+        );
     }
 
     #[test]

@@ -10,21 +10,26 @@
 //! - `fanout`: streaming one body to several nodes at once.
 //! - `replicate`: one more copy of a blob from an existing one.
 //! - `read`: reading bytes from the copies, with failover.
+//! - `placements`: where the latest writes went and why, for the dashboard.
 
 mod fanout;
+mod placements;
 mod read;
 mod replicate;
 mod write;
 
 use std::sync::Arc;
 
-use cdn_common::wire::Visibility;
+use cdn_common::wire::{PlacementEntry, Visibility};
 use uuid::Uuid;
 
-use crate::catalog::{Catalog, ContentRecord, MetadataChange, StrayBlob};
+use crate::catalog::{
+    Catalog, ContentFilter, ContentRecord, MetadataChange, PageRequest, StrayBlob,
+};
 use crate::cluster::{Cluster, NodeClient};
 use crate::error::ApiError;
 use crate::metrics::ReplicaHealth;
+use placements::RecentPlacements;
 
 pub use replicate::{BlobSpec, Owner};
 pub use write::NewObject;
@@ -39,6 +44,7 @@ pub struct Objects {
     replication: usize,
     /// Copies found bad and made again, for `/stats`.
     health: Arc<ReplicaHealth>,
+    placements: Arc<RecentPlacements>,
 }
 
 impl Objects {
@@ -55,6 +61,7 @@ impl Objects {
             nodes,
             replication,
             health,
+            placements: Arc::default(),
         }
     }
 
@@ -76,6 +83,12 @@ impl Objects {
         &self.health
     }
 
+    /// Where the latest writes went and why, newest first; private
+    /// objects' only when `include_private`.
+    pub fn latest_placements(&self, include_private: bool) -> Vec<PlacementEntry> {
+        self.placements.latest(include_private)
+    }
+
     pub fn replication(&self) -> usize {
         self.replication
     }
@@ -87,18 +100,18 @@ impl Objects {
             .ok_or_else(|| ApiError::not_found(id))
     }
 
-    /// Newest first, `limit` at most, starting after `before`; private
-    /// objects only when `include_private`.
+    /// One page of the objects `filter` includes, and how many it
+    /// includes on all pages.
     pub async fn list(
         &self,
-        before: Option<Uuid>,
-        limit: u32,
-        include_private: bool,
-    ) -> Result<Vec<ContentRecord>, ApiError> {
-        Ok(self
-            .catalog
-            .list(before, i64::from(limit), !include_private)
-            .await?)
+        filter: &ContentFilter,
+        page: &PageRequest,
+    ) -> Result<(Vec<ContentRecord>, u64), ApiError> {
+        let (records, total) = tokio::try_join!(
+            self.catalog.list(filter, page),
+            self.catalog.count_matching(filter)
+        )?;
+        Ok((records, total.max(0) as u64))
     }
 
     pub async fn count(&self) -> Result<u64, ApiError> {
@@ -121,10 +134,13 @@ impl Objects {
             content_type,
             visibility,
         };
-        self.catalog
+        let record = self
+            .catalog
             .patch(id, change)
             .await?
-            .ok_or_else(|| ApiError::not_found(id))
+            .ok_or_else(|| ApiError::not_found(id))?;
+        self.placements.follow(&record);
+        Ok(record)
     }
 
     /// Removes an object and, as far as the nodes answer, its copies.
@@ -134,6 +150,7 @@ impl Objects {
             .delete(id)
             .await?
             .ok_or_else(|| ApiError::not_found(id))?;
+        self.placements.forget(id);
         self.remove_strays(strays).await;
         Ok(())
     }

@@ -9,7 +9,7 @@
 use std::fmt::Display;
 
 use bytes::Bytes;
-use cdn_common::wire::Visibility;
+use cdn_common::wire::{ConsideredNode, Visibility};
 use cdn_common::{BlobKey, Fingerprint, NodeId};
 use futures::Stream;
 use uuid::Uuid;
@@ -56,7 +56,7 @@ impl Objects {
         E: Display,
     {
         let (filename, content_type) = new.checked()?;
-        let bytes = self.write_bytes(new.len, body).await?;
+        let (bytes, considered) = self.write_bytes(new.len, body).await?;
         let id = Uuid::now_v7();
         let filename = filename.unwrap_or_else(|| id.to_string());
         let content_type = content_type.unwrap_or_else(|| guess_content_type(&filename));
@@ -71,7 +71,11 @@ impl Objects {
             )
             .await
         {
-            Ok(record) => Ok(record),
+            Ok(record) => {
+                self.placements
+                    .record(&record, self.replication, bytes.nodes, considered);
+                Ok(record)
+            }
             Err(err) => {
                 self.abandon(&bytes.blob_key, &bytes.nodes).await;
                 Err(err.into())
@@ -96,7 +100,7 @@ impl Objects {
         let content_type = content_type.or_else(|| filename.as_deref().map(guess_content_type));
         // Refuse before any byte is written when there is nothing to replace.
         self.get(id).await?;
-        let bytes = self.write_bytes(new.len, body).await?;
+        let (bytes, considered) = self.write_bytes(new.len, body).await?;
         let change = MetadataChange {
             filename,
             content_type,
@@ -104,6 +108,8 @@ impl Objects {
         };
         match self.catalog.replace(id, change, bytes.clone()).await {
             Ok(Some((record, old_copies))) => {
+                self.placements
+                    .record(&record, self.replication, bytes.nodes, considered);
                 self.remove_strays(old_copies).await;
                 Ok(record)
             }
@@ -119,8 +125,13 @@ impl Objects {
     }
 
     /// Places, writes and confirms the copies of one body of `len` bytes
-    /// (when known). On failure no copy is left behind.
-    async fn write_bytes<S, E>(&self, len: Option<u64>, body: S) -> Result<NewBytes, ApiError>
+    /// (when known), and says how the placement rule saw the nodes. On
+    /// failure no copy is left behind.
+    async fn write_bytes<S, E>(
+        &self,
+        len: Option<u64>,
+        body: S,
+    ) -> Result<(NewBytes, Vec<ConsideredNode>), ApiError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: Display,
@@ -128,6 +139,8 @@ impl Objects {
         let chosen = self.cluster.place(len, self.replication, &[])?;
         metrics::placed(&chosen);
         let chosen_ids: Vec<NodeId> = chosen.iter().map(|node| node.id.clone()).collect();
+        // Before the write's own figures arrive: what the rule compared.
+        let considered = self.cluster.explain_placement(len, &chosen_ids);
         let key = BlobKey::generate();
         self.catalog.expect_blobs(&chosen_ids, &key).await?;
         let fanout = match write_copies(&self.nodes, &chosen, &key, len, body).await {
@@ -178,12 +191,13 @@ impl Objects {
             self.cluster.note_stored(&node.id, stored);
         }
         let Fingerprint { size, sha256 } = fanout.written;
-        Ok(NewBytes {
+        let bytes = NewBytes {
             blob_key: key,
             size,
             sha256,
             nodes: holder_ids,
-        })
+        };
+        Ok((bytes, considered))
     }
 
     /// Makes the copies of `key` on `nodes` stray, due now, and removes

@@ -8,12 +8,16 @@
 mod auth;
 mod cli;
 mod content;
+mod dashboard;
+mod dashboard_routes;
 mod delivery;
 mod demo;
 mod edges;
 mod errors;
 mod faults;
+mod forms;
 mod inert;
+mod listing;
 mod observability;
 mod placement;
 mod private;

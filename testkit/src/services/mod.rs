@@ -200,6 +200,15 @@ impl Service {
         self.running = None;
     }
 
+    /// The process id of a service running as a child process; `None`
+    /// in-process or while it is stopped.
+    pub fn pid(&self) -> Option<u32> {
+        match &self.running {
+            Some(Running::Child(child)) => Some(child.id()),
+            _ => None,
+        }
+    }
+
     /// Whether it runs as a child process.
     pub fn is_child(&self) -> bool {
         matches!(self.mode, Mode::Child { .. })

@@ -13,24 +13,9 @@ use chrono::{DateTime, Utc};
 use comfy_table::CellAlignment::{self, Left, Right};
 use comfy_table::{Table, presets};
 
+pub use cdn_common::size::human_size;
 pub use cluster::{node_table, stats_table};
 pub use tokens::token_table;
-
-/// Bytes in binary units with one decimal: `512 B`, `1.5 KiB`, `2.0 GiB`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    // Move up early enough that rounding never prints `1024.0 KiB`.
-    while value >= 1023.95 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
 
 /// A name as sent by the server, with control characters escaped so that
 /// it cannot rewrite the terminal.
@@ -197,18 +182,6 @@ mod tests {
             status: "OK".into(),
             visibility: Default::default(),
         }
-    }
-
-    #[test]
-    fn sizes_read_like_people_write_them() {
-        assert_eq!(human_size(0), "0 B");
-        assert_eq!(human_size(1023), "1023 B");
-        assert_eq!(human_size(1024), "1.0 KiB");
-        assert_eq!(human_size(1536), "1.5 KiB");
-        assert_eq!(human_size(1024 * 1024 - 1), "1.0 MiB");
-        assert_eq!(human_size(256 * 1024 * 1024), "256.0 MiB");
-        assert_eq!(human_size(3 * 1024 * 1024 * 1024 / 2), "1.5 GiB");
-        assert_eq!(human_size(u64::MAX), "16.0 EiB");
     }
 
     #[test]
