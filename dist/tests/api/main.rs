@@ -14,6 +14,7 @@ mod edges;
 mod errors;
 mod faults;
 mod inert;
+mod integrity;
 mod observability;
 mod placement;
 mod private;
