@@ -53,7 +53,8 @@ async fn put_blob(
     Ok(Json(stored))
 }
 
-/// Serves the blob, whole or one `Range`, streamed (see `serve`).
+/// Serves the blob, whole or one `Range`, streamed, every block checked
+/// (see `serve`).
 async fn get_blob(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -61,7 +62,7 @@ async fn get_blob(
     headers: HeaderMap,
 ) -> Result<Response, NodeError> {
     let key = BlobKey::parse(&key)?;
-    crate::serve::blob(state.store.path(&key), &method, &headers)
+    crate::serve::blob(&state.store, &key, &method, &headers)
         .await?
         .ok_or_else(|| NodeError::NotFound(format!("no blob with key {key}")))
 }

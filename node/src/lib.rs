@@ -5,15 +5,17 @@
 //! - [`config`]: settings from the environment.
 //! - `store`: blobs on disk, each with a checksum record: opening, the
 //!   inventory, deletes and the counters; in it, `write` (streamed via a
-//!   temporary file, hashed on the way, renamed into place), `quota` (space
-//!   reserved against `MAX_STORAGE`), `scrub` (re-reading every blob against
-//!   its SHA-256) and `sums` (the checksum records, always whole or absent).
+//!   temporary file, hashed and block-summed on the way, renamed into
+//!   place), `quota` (space reserved against `MAX_STORAGE`), `blocks` (the
+//!   CRC32C of each 64 KiB block), `read` (blocks read back, each checked
+//!   against its sum), `scrub` (re-reading every blob against its SHA-256)
+//!   and `sums` (the checksum records, always whole or absent).
 //! - `memory`: memory figures, container-aware.
 //! - `api`: the HTTP routes; keys are checked there (`cdn_common::BlobKey`)
 //!   before they touch the disk.
 //! - `auth`: the node secret every route but `/healthz` needs, and the
 //!   signed read URLs the distributor hands out.
-//! - `serve`: reading a blob back, whole or one range.
+//! - `serve`: reading a blob back, whole or one range, from checked blocks.
 //! - `metrics`: `GET /metrics`, the storage figures on top of the HTTP ones.
 //! - `error`: the one error type and its statuses.
 //!

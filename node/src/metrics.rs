@@ -9,11 +9,13 @@ use crate::AppState;
 const STORED_BYTES: &str = "cdn_storage_used_bytes";
 const MAX_BYTES: &str = "cdn_storage_max_bytes";
 const OBJECTS: &str = "cdn_storage_objects";
+/// Counted by the store where a read finds a block that fails its sum.
+pub(crate) const CORRUPT_BLOCKS: &str = "cdn_storage_corrupt_blocks_total";
 
 /// Names and explains the node's metrics, and installs the recorder.
 pub fn init() {
     cdn_common::observe::recorder();
-    use metrics::{Unit, describe_gauge};
+    use metrics::{Unit, describe_counter, describe_gauge};
     describe_gauge!(
         STORED_BYTES,
         Unit::Bytes,
@@ -25,6 +27,10 @@ pub fn init() {
         "MAX_STORAGE: the most bytes of blobs kept."
     );
     describe_gauge!(OBJECTS, "Blobs stored.");
+    describe_counter!(
+        CORRUPT_BLOCKS,
+        "Blocks read that did not match their checksum; their bytes were not sent."
+    );
 }
 
 /// The storage figures are read when scraped, so they are never stale.

@@ -3,9 +3,23 @@
 //! The copies are tried in order; a node that fails before its first byte
 //! is passed over, and one that fails mid-stream is replaced by the next
 //! copy from the byte where it stopped, so a reader sees one unbroken body
-//! while any copy is left. A whole read is checked against the SHA-256: the
-//! last chunk is held back until the hash matches, so a client never gets
-//! all of a corrupt copy's bytes as if they were good.
+//! while any copy is left.
+//!
+//! Rot is caught by the node: it checks every block against the sum
+//! recorded when it was written before sending a byte of it, and at the
+//! first bad block it refuses (if nothing was sent) or cuts the body after
+//! the last good block. Either way this reader goes on from the next copy,
+//! so whole reads and ranges alike get only checked bytes, and a read with
+//! no good copy left ends short, never with wrong bytes. The node marks the
+//! copy corrupt in its inventory, which the next repair round reads: there
+//! the copy is dropped and made again from a good one. A cut alone does not
+//! say why (a node may also die mid-read), so this reader reports nothing
+//! itself.
+//!
+//! A whole read is also checked against the SHA-256, for copies whose
+//! record has no block sums yet: the last chunk is held back until the hash
+//! matches, so a client never gets all of a corrupt copy's bytes as if they
+//! were good.
 
 use std::collections::VecDeque;
 use std::io;

@@ -32,7 +32,7 @@ fn replicated(children: Children, dist_env: &[(&'static str, &str)]) -> StackCon
 
 /// The key of a copy: the last segment of the signed node URL its `uri`
 /// redirects to; `None` while the distributor cannot send there.
-async fn key_of(replica: &Replica) -> Option<String> {
+pub(crate) async fn key_of(replica: &Replica) -> Option<String> {
     // A client per call: a pooled connection must not outlive its test's
     // runtime.
     let no_follow = reqwest::Client::builder()
@@ -69,7 +69,11 @@ fn sha256_file(path: &std::path::Path) -> String {
 
 /// Waits until every object has `copies` good copies on nodes that are up,
 /// each on disk with the right bytes. Returns how long that took.
-async fn wait_fully_replicated(stack: &Stack, copies: usize, limit: Duration) -> Duration {
+pub(crate) async fn wait_fully_replicated(
+    stack: &Stack,
+    copies: usize,
+    limit: Duration,
+) -> Duration {
     let started = Instant::now();
     loop {
         let nodes = stack.client.nodes().await.unwrap().nodes;

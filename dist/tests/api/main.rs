@@ -17,6 +17,7 @@ mod errors;
 mod faults;
 mod forms;
 mod inert;
+mod integrity;
 mod listing;
 mod observability;
 mod placement;

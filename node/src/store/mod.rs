@@ -2,19 +2,24 @@
 //!
 //! Layout under the storage directory:
 //! - `blobs/{key}`: whole blobs only.
-//! - `sums/{key}`: the blob's SHA-256 as computed while it was written,
-//!   which the scrub compares the bytes on disk with (see [`sums`]).
+//! - `sums/{key}`: the blob's SHA-256 and the CRC32C of each of its 64 KiB
+//!   blocks, as computed while it was written (see [`sums`]): every block
+//!   read is checked against its sum before it is sent, and the scrub checks
+//!   the whole blob against its SHA-256.
 //! - `tmp/`: files being written. A blob or a record lands here, is synced,
 //!   then renamed into place, so a crash leaves either the old file or the
 //!   new one, never half of one. Whatever is in `tmp/` at start-up is debris
 //!   of a crash and is removed.
 //!
 //! The work is split by concern: [`write`] streams a body into a blob,
-//! [`quota`] keeps writes within `MAX_STORAGE`, [`scrub`] re-reads blobs to
-//! find rot. This module opens the store, lists and deletes blobs and keeps
-//! the counters.
+//! [`quota`] keeps writes within `MAX_STORAGE`, [`blocks`] sums blocks,
+//! [`read`] reads them back checked, [`scrub`] re-reads blobs to find rot.
+//! This module opens the store, lists and deletes blobs and keeps the
+//! counters.
 
+mod blocks;
 mod quota;
+mod read;
 mod scrub;
 mod sums;
 mod write;
@@ -28,13 +33,15 @@ use cdn_common::BlobKey;
 use cdn_common::wire::InventoryEntry;
 use tokio::sync::Mutex;
 
+pub use self::blocks::BLOCK;
 use self::quota::Space;
+pub use self::read::OpenBlob;
 pub use self::write::WriteError;
 
 pub struct BlobStore {
     /// `blobs/`: one file per key, always whole.
     blobs: PathBuf,
-    /// `sums/`: each blob's recorded SHA-256.
+    /// `sums/`: each blob's recorded SHA-256 and block sums.
     sums: PathBuf,
     /// `tmp/`: files not yet renamed into place; emptied at start-up.
     tmp: PathBuf,
@@ -45,7 +52,8 @@ pub struct BlobStore {
     /// replacing and deleting the same key keep the counters and the records
     /// true.
     commit: Mutex<()>,
-    /// Keys whose bytes the last scrub found not to match their SHA-256.
+    /// Keys whose bytes were found not to match their record: by the last
+    /// scrub, or by a read since.
     corrupt: std::sync::Mutex<HashSet<BlobKey>>,
 }
 

@@ -2,6 +2,12 @@
 //! recorded when it was written, so bytes that rot on disk are found before
 //! a reader or a repair needs them.
 //!
+//! It also gives block sums to blobs whose record has none (written before
+//! they were kept): bytes that have just matched their SHA-256 are the one
+//! reference that can be trusted for them. Until then such a blob is served
+//! unchecked, as before, and whole reads are still checked end to end by
+//! the distributor.
+//!
 //! The scrub takes no lock while it reads, so writes and deletes go on: a
 //! blob that vanishes is skipped, and a blob replaced mid-read is judged by
 //! nothing, since its new record came with its new bytes.
@@ -13,7 +19,9 @@ use std::time::SystemTime;
 use cdn_common::wire::ScrubReport;
 use cdn_common::{BlobKey, Fingerprint, Hasher};
 
-use super::{BlobStore, blocking, sums};
+use super::blocks::{BlockSummer, BlockSums};
+use super::sums::{self, Record};
+use super::{BlobStore, blocking};
 
 /// Bytes per read of a blob being checked.
 const READ_SIZE: usize = 1 << 20;
@@ -25,7 +33,8 @@ enum Verdict {
     Sound,
     /// The bytes no longer match a record that stayed the same.
     Corrupt,
-    /// There was no usable record; one was written from the bytes.
+    /// There was no usable record, or it had no block sums; one was
+    /// written from the bytes.
     Recorded,
     /// The blob was replaced while it was read.
     Replaced,
@@ -34,9 +43,10 @@ enum Verdict {
 }
 
 /// A blob's bytes as read, and which file they were read from.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Hashed {
     fingerprint: Fingerprint,
+    blocks: BlockSums,
     stamp: Stamp,
 }
 
@@ -92,24 +102,34 @@ impl BlobStore {
             Err(err) => return Err(err),
         };
         let Some(recorded) = recorded else {
-            return self.record(key, hashed).await;
+            return self.record(key, hashed, None).await;
         };
-        if recorded == hashed.fingerprint.sha256 {
+        if recorded.sha256 != hashed.fingerprint.sha256 {
+            // A replacement during the read changes the record too: only a
+            // record that stayed the same can prove the bytes wrong.
+            return if sums::read(&sum_path).await.as_ref() == Some(&recorded) {
+                Ok(Verdict::Corrupt)
+            } else {
+                Ok(Verdict::Replaced)
+            };
+        }
+        if recorded.blocks.as_ref() == Some(&hashed.blocks) {
             return Ok(Verdict::Sound);
         }
-        // A replacement during the read changes the record too: only a
-        // record that stayed the same can prove the bytes wrong.
-        if sums::read(&sum_path).await == Some(recorded) {
-            Ok(Verdict::Corrupt)
-        } else {
-            Ok(Verdict::Replaced)
-        }
+        // The bytes match their SHA-256, so their block sums can be recorded.
+        self.record(key, hashed, Some(recorded)).await
     }
 
-    /// Records the digest of bytes that had no usable record, unless the
-    /// blob changed or went since they were read.
-    async fn record(&self, key: &BlobKey, hashed: Hashed) -> io::Result<Verdict> {
-        if self.corrupt_keys().contains(key) {
+    /// Records the digest and block sums of bytes whose record was `found`
+    /// (`None`: no usable record), unless the blob or its record changed or
+    /// went since they were read.
+    async fn record(
+        &self,
+        key: &BlobKey,
+        hashed: Hashed,
+        found: Option<Record>,
+    ) -> io::Result<Verdict> {
+        if found.is_none() && self.corrupt_keys().contains(key) {
             // Bytes already found wrong must not become the reference: the
             // mark stays until a rewrite or a delete clears it.
             return Ok(Verdict::Corrupt);
@@ -118,7 +138,7 @@ impl BlobStore {
         // it cannot land on a blob other than the one that was read.
         let _commit = self.commit.lock().await;
         let sum_path = self.sum_path(key);
-        if sums::read(&sum_path).await.is_some() {
+        if sums::read(&sum_path).await != found {
             return Ok(Verdict::Replaced);
         }
         match tokio::fs::metadata(self.path(key)).await {
@@ -128,28 +148,36 @@ impl BlobStore {
             Err(err) => return Err(err),
         }
         let (tmp, sums_dir) = (self.tmp.clone(), self.sums.clone());
-        let sha256 = hashed.fingerprint.sha256;
-        blocking(move || sums::record(&tmp, &sums_dir, &sum_path, sha256)).await?;
+        let record = Record {
+            sha256: hashed.fingerprint.sha256,
+            blocks: Some(hashed.blocks),
+        };
+        blocking(move || sums::record(&tmp, &sums_dir, &sum_path, &record)).await?;
         Ok(Verdict::Recorded)
     }
 }
 
-/// Reads the file through and hashes it. Blocking.
+/// Reads the file through, hashes it and sums its blocks. Blocking.
 fn hash_file(path: &Path) -> io::Result<Hashed> {
     let mut file = std::fs::File::open(path)?;
     let stamp = Stamp::of(&file.metadata()?);
     let mut hasher = Hasher::default();
+    let mut blocks = BlockSummer::default();
     let mut buffer = vec![0u8; READ_SIZE];
     loop {
         match file.read(&mut buffer) {
             Ok(0) => break,
-            Ok(read) => hasher.update(&buffer[..read]),
+            Ok(read) => {
+                hasher.update(&buffer[..read]);
+                blocks.update(&buffer[..read]);
+            }
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) => return Err(err),
         }
     }
     Ok(Hashed {
         fingerprint: hasher.finish(),
+        blocks: blocks.finish(),
         stamp,
     })
 }
@@ -201,8 +229,9 @@ mod tests {
         let report = store.scrub().await.unwrap();
         assert_eq!((report.checked, report.corrupt), (3, vec![]));
         for (name, bytes) in blobs {
-            let record = std::fs::read_to_string(sums.join(name)).unwrap();
-            assert_eq!(record, Sha256::of(bytes).to_hex(), "{name}");
+            let record = sums::read_now(&sums.join(name)).unwrap();
+            assert_eq!(record.sha256, Sha256::of(bytes), "{name}");
+            assert!(record.blocks.unwrap().check(0, bytes), "{name}");
         }
         assert_eq!(debris(dir.path()), 0);
         assert!(store.scrub().await.unwrap().corrupt.is_empty());
@@ -232,7 +261,7 @@ mod tests {
         let hashed = hash_file(&store.path(&key("a"))).unwrap();
         assert!(store.delete(&key("a")).await.unwrap());
         assert_eq!(
-            store.record(&key("a"), hashed).await.unwrap(),
+            store.record(&key("a"), hashed, None).await.unwrap(),
             Verdict::Vanished
         );
         assert!(!dir.path().join("sums").join("a").exists());
@@ -244,12 +273,36 @@ mod tests {
         put(&store, "b", &[b"a longer world"]).await;
         std::fs::remove_file(dir.path().join("sums").join("b")).unwrap();
         assert_eq!(
-            store.record(&key("b"), hashed).await.unwrap(),
+            store.record(&key("b"), hashed, None).await.unwrap(),
             Verdict::Replaced
         );
         assert!(!dir.path().join("sums").join("b").exists());
 
         let report = store.scrub().await.unwrap();
         assert_eq!((report.checked, report.corrupt), (1, vec![]));
+    }
+
+    #[tokio::test]
+    async fn a_blob_from_before_block_sums_gets_them_once_its_sha256_matches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with(
+            dir.path(),
+            &[("old", b"written long ago"), ("rotten", b"rotten")],
+        )
+        .await;
+        let sums = dir.path().join("sums");
+        // Records as they were written before block sums were kept.
+        for (name, bytes) in [("old", &b"written long ago"[..]), ("rotten", b"rotten")] {
+            std::fs::write(sums.join(name), Sha256::of(bytes).to_hex()).unwrap();
+        }
+        std::fs::write(dir.path().join("blobs").join("rotten"), b"rottem").unwrap();
+
+        let report = store.scrub().await.unwrap();
+        assert_eq!((report.checked, report.corrupt), (2, vec![key("rotten")]));
+        let old = sums::read_now(&sums.join("old")).unwrap();
+        assert!(old.blocks.unwrap().check(0, b"written long ago"));
+        // Bytes that fail their SHA-256 never become the reference.
+        assert_eq!(sums::read_now(&sums.join("rotten")).unwrap().blocks, None);
+        assert_eq!(store.check(&key("old")).await.unwrap(), Verdict::Sound);
     }
 }

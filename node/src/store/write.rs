@@ -1,6 +1,6 @@
-//! Writing a blob: the body streams into a temporary file, hashed and
-//! counted against the quota on its way, is synced, then renamed into place
-//! together with its checksum record.
+//! Writing a blob: the body streams into a temporary file, hashed, summed
+//! block by block and counted against the quota on its way, is synced, then
+//! renamed into place together with its checksum record.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,10 @@ use futures::{Stream, StreamExt};
 use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
+use super::blocks::{BlockSummer, BlockSums};
 use super::quota::{Full, Reservation};
-use super::{BlobStore, blocking, sums, sync_dir};
+use super::sums::{self, Record};
+use super::{BlobStore, blocking, sync_dir};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -50,11 +52,15 @@ impl BlobStore {
         let tmp = self.tmp.clone();
         let (file, blob_tmp) =
             blocking(move || Ok(tempfile::Builder::new().tempfile_in(tmp)?.into_parts())).await?;
-        let written = stream_to_file(file, &mut reservation, body).await?;
+        let (written, blocks) = stream_to_file(file, &mut reservation, body).await?;
         // The body may have been shorter than announced: keep only what is used.
         reservation.shrink_to(written.size);
         let tmp = self.tmp.clone();
-        let sum_tmp = blocking(move || sums::prepare(&tmp, written.sha256)).await?;
+        let record = Record {
+            sha256: written.sha256,
+            blocks: Some(blocks),
+        };
+        let sum_tmp = blocking(move || sums::prepare(&tmp, &record)).await?;
 
         let _commit = self.commit.lock().await;
         let places = Places {
@@ -83,12 +89,13 @@ impl BlobStore {
 }
 
 /// Copies `body` into `file`, reserving space for each chunk before writing
-/// it, and syncs the file.
+/// it, and syncs the file. The block sums are taken from the bytes as they
+/// pass, so the file is never read back.
 async fn stream_to_file<S, E>(
     file: std::fs::File,
     reservation: &mut Reservation<'_>,
     body: S,
-) -> Result<Fingerprint, WriteError>
+) -> Result<(Fingerprint, BlockSums), WriteError>
 where
     S: Stream<Item = Result<Bytes, E>>,
     E: std::fmt::Display,
@@ -96,15 +103,19 @@ where
     let mut file = tokio::fs::File::from_std(file);
     let body = std::pin::pin!(body);
     let mut body = HashingStream::new(body);
+    let mut blocks = BlockSummer::default();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|err| WriteError::Body(err.to_string()))?;
         reservation.grow_to(body.size())?;
+        blocks.update(&chunk);
         file.write_all(&chunk).await?;
     }
     file.flush().await?;
     file.sync_all().await?;
-    body.fingerprint()
-        .ok_or_else(|| io::Error::other("the body stream did not end").into())
+    let fingerprint = body
+        .fingerprint()
+        .ok_or_else(|| io::Error::other("the body stream did not end"))?;
+    Ok((fingerprint, blocks.finish()))
 }
 
 /// Where one key's files go.
@@ -181,13 +192,20 @@ mod tests {
             std::fs::read(store.path(&key("a"))).unwrap(),
             b"hello world"
         );
-        let record = std::fs::read_to_string(dir.path().join("sums").join("a")).unwrap();
-        assert_eq!(record, stored.sha256.to_hex());
+        let record = sums::read_now(&dir.path().join("sums").join("a")).unwrap();
+        let mut blocks = BlockSummer::default();
+        blocks.update(b"hello world");
+        let expected = Record {
+            sha256: stored.sha256,
+            blocks: Some(blocks.finish()),
+        };
+        assert_eq!(record, expected);
         assert_eq!(debris(dir.path()), 0);
 
         let replaced = put(&store, "a", &[b"bye"]).await;
-        let record = std::fs::read_to_string(dir.path().join("sums").join("a")).unwrap();
-        assert_eq!(record, replaced.sha256.to_hex());
+        let record = sums::read_now(&dir.path().join("sums").join("a")).unwrap();
+        assert_eq!(record.sha256, replaced.sha256);
+        assert!(record.blocks.unwrap().check(0, b"bye"));
         assert_eq!(debris(dir.path()), 0);
     }
 
