@@ -13,12 +13,14 @@ import {
 } from './lib/harness.mjs';
 
 /**
- * Opens a hand-written upload form of someone's own page that posts to the
- * distributor, with the token filled in. The dashboard's own form cannot
- * be sent without a file (its file input is required), and it has the
- * right encoding; such a page may have neither.
+ * Opens a hand-written upload form that posts to the distributor, with the
+ * token filled in. The dashboard's own form cannot be sent without a file
+ * (its file input is required), and it has the right encoding; such a form
+ * may have neither. It is written into a page of the distributor's own
+ * origin: a form with a token field is taken only from this site's pages.
  */
 async function handwrittenForm({ enctype }) {
+    await page.goto(`${CDN_URL}/ui/app.css`);
     await page.setContent(`<!doctype html><title>Upload</title>
         <form method="post" action="${CDN_URL}/content"${enctype ? ` enctype="${enctype}"` : ''}>
           <label>Token <input type="password" name="token"></label>

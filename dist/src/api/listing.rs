@@ -125,6 +125,11 @@ fn search_text(name: &str, text: Option<String>) -> Result<Option<String>, ApiEr
     let Some(text) = text.map(|text| text.trim().to_owned()) else {
         return Ok(None);
     };
+    if text.contains('\0') {
+        return Err(ApiError::BadRequest(format!(
+            "{name} may not contain a NUL character"
+        )));
+    }
     if text.len() > MAX_SEARCH_LEN {
         return Err(ApiError::BadRequest(format!(
             "{name} may be {MAX_SEARCH_LEN} bytes at most"
@@ -164,7 +169,11 @@ fn decode_cursor(cursor: &str, key: SortKey) -> Result<After, ApiError> {
         None => After::Created(id),
         Some(Some(("n", name))) => {
             let name = URL_SAFE_NO_PAD.decode(name).map_err(|_| bad())?;
-            After::Name(String::from_utf8(name).map_err(|_| bad())?, id)
+            let name = String::from_utf8(name).map_err(|_| bad())?;
+            if name.contains('\0') {
+                return Err(bad());
+            }
+            After::Name(name, id)
         }
         Some(Some(("s", size))) => After::Size(size.parse().map_err(|_| bad())?, id),
         Some(_) => return Err(bad()),
@@ -208,5 +217,7 @@ mod tests {
         ] {
             assert!(decode_cursor(junk, SortKey::Size).is_err(), "{junk:?}");
         }
+        // A name of one NUL character, which PostgreSQL cannot take.
+        assert!(decode_cursor(&format!("{id}.n.AA"), SortKey::Name).is_err());
     }
 }

@@ -1,7 +1,8 @@
 //! The native HTTP API: each handler reads its request, calls the object
 //! layer and writes the answer.
 //!
-//! - `upload`: `POST /content`, `PUT /content/{id}`.
+//! - `upload`: `POST /content`, `PUT /content/{id}`; `form`: the files of
+//!   a multipart form, and its `token` field.
 //! - `listing`: `GET /content`, filtered and sorted pages.
 //! - `content`: metadata: describe, rename, delete.
 //! - `data`: the bytes, `GET`/`HEAD /content/{id}/data`; `redirect`: the
@@ -17,6 +18,7 @@ mod access;
 mod cluster;
 mod content;
 mod data;
+mod form;
 mod listing;
 mod pages;
 mod redirect;

@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -19,8 +20,8 @@ use crate::dashboard::{self, CONTENT_SECURITY_POLICY, assets};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The most objects one uploads page lists (a form's files).
-const MAX_LISTED: usize = 100;
+/// The most objects one uploads page lists: a form's files.
+const MAX_LISTED: usize = super::form::MAX_FILES;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -42,10 +43,12 @@ async fn content(
     caller: Caller,
     State(state): State<AppState>,
     headers: HeaderMap,
-    Path(id): Path<String>,
-    Query(link): Query<LinkParams>,
+    id: Result<Path<String>, PathRejection>,
+    link: Result<Query<LinkParams>, QueryRejection>,
 ) -> Response {
     let shown = async {
+        let Path(id) = id.map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        let Query(link) = link?;
         let record = state.objects.get(parse_id(&id)?).await?;
         may_read(&state, &caller, &record, Some(&link))?;
         Ok(view(&state, &headers, &record))
@@ -68,15 +71,18 @@ async fn uploads(
     caller: Caller,
     State(state): State<AppState>,
     headers: HeaderMap,
-    params: Result<Query<UploadsParams>, axum::extract::rejection::QueryRejection>,
+    params: Result<Query<UploadsParams>, QueryRejection>,
 ) -> Response {
     let listed = async {
         let Query(params) = params?;
-        let ids = params
+        let mut ids = params
             .ids
             .split(',')
             .map(parse_id)
             .collect::<Result<Vec<_>, _>>()?;
+        // Each id is one catalogue read: never the same one twice.
+        let mut seen = std::collections::HashSet::new();
+        ids.retain(|id| seen.insert(*id));
         if ids.len() > MAX_LISTED {
             return Err(ApiError::BadRequest(format!(
                 "one page lists {MAX_LISTED} objects at most"

@@ -4,9 +4,8 @@
 //! back (`303` to what it stored, or why nothing was), a program JSON.
 
 use axum::Json;
-use axum::extract::multipart::Field;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cdn_common::wire::{Content, ContentList, Scope, Visibility};
@@ -15,7 +14,7 @@ use serde::Deserialize;
 
 use super::access::Caller;
 use super::content::view;
-use super::{pages, parse_id};
+use super::{form, pages, parse_id};
 use crate::catalog::ContentRecord;
 use crate::dashboard;
 use crate::error::ApiError;
@@ -31,7 +30,7 @@ pub struct UploadParams {
 
 /// Which write a request asks for.
 #[derive(Clone, Copy)]
-enum Write {
+pub(super) enum Write {
     Create,
     Replace(uuid::Uuid),
 }
@@ -122,7 +121,9 @@ fn answer_page(stored: Result<Vec<ContentRecord>, ApiError>) -> Response {
         Err(err) => return pages::error_page(err, dashboard::pages::upload_failed),
     };
     let target = match records.as_slice() {
-        [one] => format!("/ui/content/{}", one.id),
+        // A private object's page needs a token a browser cannot send on
+        // a plain navigation: the uploads page says it is there.
+        [one] if one.visibility == Visibility::Public => format!("/ui/content/{}", one.id),
         many => {
             let ids: Vec<String> = many.iter().map(|record| record.id.to_string()).collect();
             format!("/ui/uploads?ids={}", ids.join(","))
@@ -141,8 +142,8 @@ async fn receive(
     params: UploadParams,
     request: Request,
 ) -> Result<Vec<ContentRecord>, ApiError> {
-    let form = Form::of(request.headers());
-    match form {
+    let kind = Form::of(request.headers());
+    match kind {
         Form::Multipart => {}
         // A browser form without `enctype` sends the file's name, not
         // its bytes: storing that would be junk.
@@ -158,8 +159,19 @@ async fn receive(
             caller.require(Scope::Write)?;
         }
     }
+    let signed_in = caller.0.is_some();
+    if kind == Form::Multipart && !signed_in {
+        // Until its token field proves who sends it, a form may send only
+        // a little, and claims only what it sent.
+        form::check_origin(request.headers())?;
+        let (request, budget) = form::PreLogin::wrap(request);
+        let (request, upload) = state.admission.admit_as_sent(request)?;
+        return read_and_store(state, caller, write, params, Some(&budget), request)
+            .await
+            .map_err(|err| budget.explain(upload.explain(err)));
+    }
     let (request, upload) = state.admission.admit(request)?;
-    read_and_store(state, caller, write, params, form, request)
+    read_and_store(state, caller, write, params, None, request)
         .await
         .map_err(|err| upload.explain(err))
 }
@@ -196,28 +208,29 @@ async fn read_and_store(
     caller: &Caller,
     write: Write,
     params: UploadParams,
-    form: Form,
+    budget: Option<&form::PreLogin>,
     request: Request,
 ) -> Result<Vec<ContentRecord>, ApiError> {
+    let kind = Form::of(request.headers());
     let headers = request.headers();
     let filename = match params.filename {
         Some(name) => Some(name),
         None => header_filename(headers)?,
     };
     let visibility = requested_visibility(params.visibility.as_deref(), headers)?;
-    if form == Form::Multipart {
-        let fields = FormFields {
+    if kind == Form::Multipart {
+        let fields = form::Fields {
             caller: caller.clone(),
             named: filename,
             visibility,
         };
-        return receive_form(state, write, fields, request).await;
+        return form::receive(state, write, fields, budget, request).await;
     }
     let new = NewObject {
         filename,
         // curl sends this type for `--data-binary` unless told otherwise:
         // it says nothing about the file.
-        content_type: (form == Form::None)
+        content_type: (kind == Form::None)
             .then(|| headers.get(header::CONTENT_TYPE))
             .flatten()
             .and_then(|value| value.to_str().ok())
@@ -231,133 +244,8 @@ async fn read_and_store(
     Ok(vec![store(state, write, new, body).await?])
 }
 
-/// What a form's own fields may say, besides its files.
-struct FormFields {
-    /// From the bearer header, or else from the form's `token` field.
-    caller: Caller,
-    /// A name from the URL or a header wins over the browser's.
-    named: Option<String>,
-    visibility: Option<Visibility>,
-}
-
-/// The longest text field a form may carry (a token, a visibility).
-const MAX_FORM_TEXT: usize = 1024;
-
-/// Stores every `file` field of a form, in order. A browser form cannot
-/// send a bearer header, so a `token` field stands for it when there is
-/// none; it must come before the files, which are refused without it. The
-/// form is one write: when a file fails, those stored before it are
-/// removed again.
-async fn receive_form(
-    state: &AppState,
-    write: Write,
-    mut fields: FormFields,
-    request: Request,
-) -> Result<Vec<ContentRecord>, ApiError> {
-    let has_bearer = request.headers().contains_key(header::AUTHORIZATION);
-    let mut form = Multipart::from_request(request, state)
-        .await
-        .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-    let mut stored = Vec::new();
-    let outcome = async {
-        while let Some(field) = form.next_field().await? {
-            match field.name() {
-                Some("token") if !has_bearer => {
-                    let secret = bounded_text(field).await?;
-                    // A token field left empty is no token.
-                    if !secret.trim().is_empty() {
-                        let principal = state.access.authenticate(secret.trim()).await?;
-                        fields.caller = Caller(Some(principal));
-                    }
-                }
-                Some("visibility") if fields.visibility.is_none() => {
-                    let text = bounded_text(field).await?;
-                    fields.visibility = Some(text.trim().parse().map_err(ApiError::BadRequest)?);
-                }
-                // What a browser sends for a file input left empty.
-                Some("file") if field.file_name() == Some("") => {}
-                Some("file") => {
-                    require_form_write(&fields.caller)?;
-                    if let Write::Replace(_) = write {
-                        if !stored.is_empty() {
-                            return Err(ApiError::BadRequest(
-                                "a replacement takes one file".into(),
-                            ));
-                        }
-                        if fields.visibility.is_some() {
-                            // As for the header: public again needs `read`.
-                            fields.caller.require(Scope::Read)?;
-                        }
-                    }
-                    let new = NewObject {
-                        filename: fields
-                            .named
-                            .clone()
-                            .or_else(|| field.file_name().map(str::to_owned)),
-                        content_type: field
-                            .content_type()
-                            .filter(|value| *value != "application/octet-stream")
-                            .map(str::to_owned),
-                        len: None,
-                        visibility: fields.visibility,
-                    };
-                    stored.push(store(state, write, new, Box::pin(field)).await?);
-                }
-                _ => {}
-            }
-        }
-        if stored.is_empty() {
-            return Err(ApiError::BadRequest(
-                "the form has no file: choose at least one (a field named \"file\")".into(),
-            ));
-        }
-        Ok(())
-    };
-    match outcome.await {
-        Ok(()) => Ok(stored),
-        Err(err) => {
-            if let Write::Create = write {
-                for record in &stored {
-                    if let Err(cleanup) = state.objects.delete(record.id).await {
-                        tracing::warn!(id = %record.id, error = %cleanup, "cannot remove a file of a failed form upload");
-                    }
-                }
-            }
-            Err(err)
-        }
-    }
-}
-
-/// `write` is needed for a file; without any credential, say where a
-/// form puts one.
-fn require_form_write(caller: &Caller) -> Result<(), ApiError> {
-    if caller.0.is_none() {
-        return Err(ApiError::Unauthorized(
-            "uploading needs a token with the write scope: a bearer header, or the form's \
-             token field before its files"
-                .into(),
-        ));
-    }
-    caller.require(Scope::Write).map(drop)
-}
-
-/// A short text field, read whole.
-async fn bounded_text(mut field: Field<'_>) -> Result<String, ApiError> {
-    let name = field.name().unwrap_or("").to_owned();
-    let mut bytes = Vec::new();
-    while let Some(chunk) = field.chunk().await? {
-        if bytes.len() + chunk.len() > MAX_FORM_TEXT {
-            return Err(ApiError::BadRequest(format!(
-                "the form field {name:?} is longer than {MAX_FORM_TEXT} bytes"
-            )));
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    String::from_utf8(bytes)
-        .map_err(|_| ApiError::BadRequest(format!("the form field {name:?} is not UTF-8")))
-}
-
-async fn store<S, E>(
+/// Stores one body as a new object or a new version.
+pub(super) async fn store<S, E>(
     state: &AppState,
     write: Write,
     new: NewObject,

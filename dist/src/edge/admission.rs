@@ -137,6 +137,24 @@ impl Admission {
     /// claims more as it arrives when no length was declared, plus the
     /// [`Upload`] that explains a failure.
     pub fn admit(self: &Arc<Self>, request: Request) -> Result<(Request, Upload), ApiError> {
+        self.admit_claiming(request, true)
+    }
+
+    /// [`Admission::admit`] claiming only the bytes as they arrive, whatever
+    /// length is declared: for a body whose sender is not yet known, which
+    /// may be cut long before that length.
+    pub fn admit_as_sent(
+        self: &Arc<Self>,
+        request: Request,
+    ) -> Result<(Request, Upload), ApiError> {
+        self.admit_claiming(request, false)
+    }
+
+    fn admit_claiming(
+        self: &Arc<Self>,
+        request: Request,
+        trust_declared: bool,
+    ) -> Result<(Request, Upload), ApiError> {
         let client = request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -145,7 +163,8 @@ impl Admission {
         let declared: Option<u64> = request
             .headers()
             .get(header::CONTENT_LENGTH)
-            .and_then(|value| value.to_str().ok()?.parse().ok());
+            .and_then(|value| value.to_str().ok()?.parse().ok())
+            .filter(|_| trust_declared);
         let claim = Arc::new(Claim {
             admission: self.clone(),
             client,

@@ -108,6 +108,9 @@ impl Objects {
         };
         match self.catalog.replace(id, change, bytes.clone()).await {
             Ok(Some((record, old_copies))) => {
+                // A replacement may change the name and visibility earlier
+                // entries show.
+                self.placements.follow(&record);
                 self.placements
                     .record(&record, self.replication, bytes.nodes, considered);
                 self.remove_strays(old_copies).await;

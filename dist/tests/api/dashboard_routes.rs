@@ -127,6 +127,23 @@ async fn placements_say_which_nodes_took_each_write_and_why() {
         .unwrap();
     let log: PlacementLog = fetch::json(stack.http.get(stack.url("/placements"))).await;
     assert_eq!(log.placements[0].filename, "renamed.txt");
+    // Made private by a replacement: gone from what anyone may see.
+    let open = Stack::start_with(StackConfig {
+        dist_env: vec![("PUBLIC_LISTING", "true".to_owned())],
+        ..StackConfig::default()
+    })
+    .await;
+    let shown = open.upload("shown.txt", b"public at first").await;
+    let replaced = open
+        .http
+        .put(open.url(&format!("/content/{}?visibility=private", shown.id)))
+        .body("private now")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let seen: PlacementLog = fetch::json(anonymous.get(open.url("/placements"))).await;
+    assert!(seen.placements.is_empty(), "{seen:?}");
     stack.client.delete(content.id).await.unwrap();
     let log: PlacementLog = fetch::json(stack.http.get(stack.url("/placements"))).await;
     assert!(log.placements.is_empty(), "{log:?}");

@@ -79,11 +79,14 @@ async fn stored_count(stack: &Stack) -> u64 {
 async fn a_browser_form_with_its_token_stores_every_file_and_lands_on_a_page() {
     let stack = Stack::start().await;
     let client = browser();
+    let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
     let parts = [
         Part::Text("token", stack.admin_token()),
         Part::Text("visibility", "public"),
         Part::File("file", "one.txt", b"first file"),
         Part::File("file", "two.txt", b"second, longer file"),
+        // Larger than what an anonymous form may send before its token.
+        Part::File("file", "big.bin", &big),
     ];
     let response = post_form(&client, &stack, BROWSER_ACCEPT, &parts)
         .send()
@@ -94,7 +97,7 @@ async fn a_browser_form_with_its_token_stores_every_file_and_lands_on_a_page() {
     let ids = location
         .strip_prefix("/ui/uploads?ids=")
         .unwrap_or_else(|| panic!("sent to {location}"));
-    assert_eq!(ids.split(',').count(), 2);
+    assert_eq!(ids.split(',').count(), 3);
 
     let page = client.get(stack.url(location)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -105,7 +108,7 @@ async fn a_browser_form_with_its_token_stores_every_file_and_lands_on_a_page() {
             .starts_with("text/html")
     );
     let html = page.text().await.unwrap();
-    assert!(html.contains("Uploaded 2 files"), "{html}");
+    assert!(html.contains("Uploaded 3 files"), "{html}");
     assert!(
         html.contains("one.txt") && html.contains("two.txt"),
         "{html}"
@@ -317,4 +320,97 @@ async fn a_form_that_fails_part_way_keeps_none_of_its_files() {
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     assert_eq!(stored_count(&stack).await, 0);
+}
+
+#[tokio::test]
+async fn an_anonymous_form_may_send_only_a_little_before_its_token() {
+    let stack = Stack::start().await;
+    let padding = "x".repeat(300 * 1024);
+    let response = post_form(
+        &browser(),
+        &stack,
+        BROWSER_ACCEPT,
+        &[
+            Part::Text("comment", &padding),
+            Part::Text("token", stack.admin_token()),
+            Part::File("file", "late.txt", b"late"),
+        ],
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let html = response.text().await.unwrap();
+    assert!(html.contains("token field first"), "{html}");
+    assert_eq!(stored_count(&stack).await, 0);
+}
+
+#[tokio::test]
+async fn another_sites_page_cannot_post_a_form_with_a_token_field() {
+    let stack = Stack::start().await;
+    let parts = [
+        Part::Text("token", stack.admin_token()),
+        Part::File("file", "spoof.txt", b"from elsewhere"),
+    ];
+    let response = post_form(&browser(), &stack, BROWSER_ACCEPT, &parts)
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(stored_count(&stack).await, 0);
+    let same_site = post_form(&browser(), &stack, BROWSER_ACCEPT, &parts)
+        .header("sec-fetch-site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_site.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_visibility_after_the_files_is_refused_not_ignored() {
+    let stack = Stack::start().await;
+    let response = post_form(
+        &stack.http,
+        &stack,
+        "*/*",
+        &[
+            Part::File("file", "secret.pdf", b"%PDF"),
+            Part::Text("visibility", "private"),
+        ],
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(stored_count(&stack).await, 0);
+}
+
+#[tokio::test]
+async fn one_private_file_lands_on_the_uploads_page_a_browser_may_open() {
+    let stack = Stack::start().await;
+    let client = browser();
+    let response = post_form(
+        &client,
+        &stack,
+        BROWSER_ACCEPT,
+        &[
+            Part::Text("token", stack.admin_token()),
+            Part::Text("visibility", "private"),
+            Part::File("file", "mine.txt", b"mine"),
+        ],
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let location = response.headers()[header::LOCATION].to_str().unwrap();
+    assert!(location.starts_with("/ui/uploads?ids="), "{location}");
+    let page = client.get(stack.url(location)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("Uploaded 1 file") && html.contains("private"),
+        "{html}"
+    );
 }

@@ -140,6 +140,8 @@ async fn bad_listing_parameters_are_explained() {
         ("cursor=nonsense", "cursor"),
         (&format!("sort=name&cursor={by_size}"), "same sort"),
         (&format!("q={}", "x".repeat(201)), "200 bytes"),
+        ("q=%00", "NUL"),
+        ("type=image%00", "NUL"),
     ] {
         let response = stack
             .http

@@ -173,7 +173,8 @@ async function replace() {
       method: 'PUT',
       path: contentPath(current.id),
       file,
-      visibility: current.visibility,
+      // The replacement keeps its visibility; saying it again would need
+      // `read` as well as `write`.
       onProgress: (loaded) => { progress.value = loaded; },
     });
     changed(updated, `Replaced: now version ${updated.version}.`);
