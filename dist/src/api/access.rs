@@ -1,6 +1,7 @@
 //! Credentials on the way in: extractors that resolve the bearer token
-//! before a handler runs, and so before any byte of a body is read. A
-//! refused request changes nothing.
+//! before a handler runs, and so before any byte of a body is read (a
+//! form's `token` field is the one credential read from a body: see
+//! `form`). A refused request changes nothing.
 //!
 //! - [`Caller`]: whoever is asking, token or not (a token that is sent must
 //!   be valid).
