@@ -29,7 +29,7 @@ async fn upload_download_update_delete() {
         .await
         .unwrap();
     assert_eq!(uploaded.filename, "notes.txt");
-    assert_eq!(uploaded.content_type, "text/plain");
+    assert_eq!(uploaded.content_type, "text/plain; charset=utf-8");
     assert_eq!(uploaded.size, 14);
     assert_eq!(uploaded.version, 1);
     assert_eq!(uploaded.status, "OK");

@@ -31,7 +31,7 @@ async fn serves_whole_content_with_its_headers() {
     let (status, headers, body) = get(&stack, &content, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&body[..], b"0123456789");
-    assert_eq!(headers[header::CONTENT_TYPE], "text/plain");
+    assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
     assert_eq!(headers[header::CONTENT_LENGTH], "10");
     assert_eq!(headers[header::ACCEPT_RANGES], "bytes");
     assert_eq!(
