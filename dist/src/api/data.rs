@@ -1,5 +1,8 @@
 //! `GET`/`HEAD /content/{id}/data`: the bytes, streamed from a node.
 
+use std::io;
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -10,7 +13,10 @@ use serde::Deserialize;
 
 use super::access::{Caller, LinkParams, may_read};
 use super::parse_id;
-use crate::edge::{Portion, Validators, content_disposition, requested_portion};
+use crate::catalog::ContentRecord;
+use crate::edge::multipart::{Multipart, random_boundary};
+use crate::edge::ranges::{Portion, requested_portion};
+use crate::edge::{Validators, content_disposition};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -56,17 +62,12 @@ pub async fn bytes(
             HeaderValue::from_static("private, no-store"),
         );
     }
-    if validators.not_modified(&request_headers) {
-        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
-    }
 
     let size = record.size;
     let portion = requested_portion(&request_headers, size, &validators);
-    let (status, range) = match portion {
-        Portion::Whole => (StatusCode::OK, None),
-        Portion::Range { first, last } => (StatusCode::PARTIAL_CONTENT, Some((first, last))),
-        Portion::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
-    };
+    if validators.not_modified(&request_headers) {
+        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+    }
     let disposition = content_disposition(&record.filename, flag(&params.download));
     if flag(&params.redirect) {
         let location =
@@ -79,22 +80,61 @@ pub async fn bytes(
 
     headers.insert(header::CONTENT_TYPE, header_value(&record.content_type)?);
     headers.insert(header::CONTENT_DISPOSITION, header_value(&disposition)?);
-    let length = match range {
-        Some((first, last)) => {
-            headers.insert(
-                header::CONTENT_RANGE,
-                header_value(&format!("bytes {first}-{last}/{size}"))?,
-            );
-            last - first + 1
+    // HEAD reads nothing and answers the same headers.
+    let head = method == Method::HEAD;
+    let (status, length, body) = match portion {
+        Portion::Unsatisfiable => return Err(ApiError::RangeNotSatisfiable { size }),
+        Portion::Whole => {
+            let body = if head {
+                Body::empty()
+            } else {
+                Body::from_stream(state.objects.read(&record, None).await?)
+            };
+            (StatusCode::OK, size, body)
         }
-        None => size,
+        Portion::Range((first, last)) => {
+            let range = format!("bytes {first}-{last}/{size}");
+            headers.insert(header::CONTENT_RANGE, header_value(&range)?);
+            let body = if head {
+                Body::empty()
+            } else {
+                Body::from_stream(state.objects.read(&record, Some((first, last))).await?)
+            };
+            (StatusCode::PARTIAL_CONTENT, last - first + 1, body)
+        }
+        Portion::Ranges(parts) => {
+            let multipart = Multipart::new(random_boundary(), &record.content_type, size, parts);
+            headers.insert(
+                header::CONTENT_TYPE,
+                header_value(&multipart.content_type())?,
+            );
+            let length = multipart.content_length();
+            let body = if head {
+                Body::empty()
+            } else {
+                multipart_body(&state, record, multipart)
+            };
+            (StatusCode::PARTIAL_CONTENT, length, body)
+        }
     };
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    if method == Method::HEAD {
-        return Ok((status, headers).into_response());
-    }
-    let body = Body::from_stream(state.objects.read(&record, range).await?);
     Ok((status, headers, body).into_response())
+}
+
+/// The parts of a `multipart/byteranges` answer, each read from the copies
+/// when the one before it has been sent.
+fn multipart_body(state: &AppState, record: ContentRecord, multipart: Multipart) -> Body {
+    let objects = state.objects.clone();
+    let record = Arc::new(record);
+    Body::from_stream(multipart.body(move |range| {
+        let (objects, record) = (objects.clone(), record.clone());
+        async move {
+            objects
+                .read(&record, Some(range))
+                .await
+                .map_err(io::Error::other)
+        }
+    }))
 }
 
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {

@@ -6,6 +6,7 @@
 //! reason "long": `scripts/test` runs them (`--include-ignored`).
 
 mod auth;
+mod byteranges;
 mod cli;
 mod content;
 mod delivery;
