@@ -8,12 +8,12 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cdn_common::wire::Visibility;
 use serde::Deserialize;
 
-use super::access::{Caller, LinkParams, may_read};
+use super::access::{Caller, Grant, LinkParams, may_read};
 use super::parse_id;
 use crate::catalog::ContentRecord;
+use crate::edge::caching::{Audience, Pinning, cache_control};
 use crate::edge::multipart::{Multipart, random_boundary};
 use crate::edge::ranges::{Portion, requested_portion};
 use crate::edge::{Validators, content_disposition};
@@ -26,6 +26,8 @@ pub struct DataParams {
     redirect: Option<String>,
     /// With `redirect`: the node whose copy to send the client to.
     node: Option<String>,
+    /// The version the URL names (`Content.uri`), if any.
+    v: Option<String>,
 }
 
 fn flag(value: &Option<String>) -> bool {
@@ -45,7 +47,7 @@ pub async fn bytes(
     let Query(params) = params?;
     let record = state.objects.get(id).await?;
     // Before any header: a refused reader learns not even the checksum.
-    may_read(&state, &caller, &record, Some(&link?.0))?;
+    let grant = may_read(&state, &caller, &record, Some(&link?.0))?;
     let validators = Validators::new(&record.sha256, record.updated_at);
     let mut headers = HeaderMap::new();
     headers.insert(header::ETAG, header_value(&validators.etag)?);
@@ -55,13 +57,15 @@ pub async fn bytes(
     );
     headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     cdn_common::active::protect(&mut headers, &record.content_type);
-    if record.visibility == Visibility::Private {
-        // Shared caches must not hand private bytes to the next caller.
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("private, no-store"),
-        );
-    }
+    let pinning = Pinning::of(params.v.as_deref(), record.version);
+    headers.insert(
+        header::CACHE_CONTROL,
+        header_value(&cache_control(
+            pinning,
+            audience(grant),
+            state.cache_max_age,
+        ))?,
+    );
 
     let size = record.size;
     let portion = requested_portion(&request_headers, size, &validators);
@@ -135,6 +139,20 @@ fn multipart_body(state: &AppState, record: ContentRecord, multipart: Multipart)
                 .map_err(io::Error::other)
         }
     }))
+}
+
+/// Who the answer was for, by what allowed the read.
+fn audience(grant: Grant) -> Audience {
+    match grant {
+        Grant::Public => Audience::Everyone,
+        Grant::Token => Audience::Token,
+        Grant::Link { expires } => {
+            let left = expires - chrono::Utc::now().timestamp();
+            Audience::Link {
+                seconds_left: left.max(0) as u64,
+            }
+        }
+    }
 }
 
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {

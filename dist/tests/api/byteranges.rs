@@ -132,10 +132,14 @@ async fn several_ranges_come_as_multipart_byteranges() {
             part(&content, octets, 9990, 9999),
         ]
     );
-    // The validators are those of the content.
+    // The validators and the cache policy are those of the content.
     assert_eq!(
         headers[header::ETAG].to_str().unwrap(),
         format!("\"{}\"", stored.sha256)
+    );
+    assert_eq!(
+        headers[header::CACHE_CONTROL],
+        "public, max-age=31536000, immutable"
     );
 
     // HEAD: the same headers, the same length, no body.

@@ -46,7 +46,7 @@ async fn serves_whole_content_with_its_headers() {
 
     let attachment = stack
         .http
-        .get(format!("{}?download=1", content.uri))
+        .get(format!("{}&download=1", content.uri))
         .send()
         .await
         .unwrap();
@@ -184,7 +184,7 @@ async fn redirects_to_a_copy_on_its_node() {
         .build()
         .unwrap();
     let response = no_follow
-        .get(format!("{}?redirect=1", content.uri))
+        .get(format!("{}&redirect=1", content.uri))
         .send()
         .await
         .unwrap();

@@ -6,7 +6,9 @@
 //! reason "long": `scripts/test` runs them (`--include-ignored`).
 
 mod auth;
+mod browser;
 mod byteranges;
+mod caching;
 mod cli;
 mod content;
 mod delivery;
