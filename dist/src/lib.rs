@@ -8,7 +8,8 @@
 //!
 //! - `api`: the native HTTP API (routes, request parsing, JSON answers).
 //! - `edge`: HTTP delivery semantics: validators, conditional requests,
-//!   ranges, `Content-Disposition`, `Cache-Control`. Pure functions.
+//!   ranges, `Content-Disposition`, `Cache-Control`, compression. Pure
+//!   functions, and the layers that apply them.
 //! - `upkeep`: the background tasks: polling, janitor, repair.
 //! - `auth`: who may do what: tokens and their scopes, the admin token
 //!   made at first start, presigned links. Beside `objects`, on `catalog`.

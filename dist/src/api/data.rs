@@ -14,6 +14,7 @@ use super::access::{Caller, Grant, LinkParams, may_read};
 use super::parse_id;
 use crate::catalog::ContentRecord;
 use crate::edge::caching::{Audience, Pinning, cache_control};
+use crate::edge::encoding::{MayCompress, worth_compressing};
 use crate::edge::multipart::{Multipart, random_boundary};
 use crate::edge::ranges::{Portion, requested_portion};
 use crate::edge::{Validators, content_disposition};
@@ -69,8 +70,17 @@ pub async fn bytes(
 
     let size = record.size;
     let portion = requested_portion(&request_headers, size, &validators);
+    // A whole text-like body may go compressed; the layer picks the coding.
+    let may_compress = MayCompress(
+        portion == Portion::Whole && worth_compressing(&record.content_type, Some(size)),
+    );
     if validators.not_modified(&request_headers) {
-        return Ok((StatusCode::NOT_MODIFIED, headers).into_response());
+        return Ok(answer(
+            StatusCode::NOT_MODIFIED,
+            headers,
+            may_compress,
+            Body::empty(),
+        ));
     }
     let disposition = content_disposition(&record.filename, flag(&params.download));
     if flag(&params.redirect) {
@@ -79,7 +89,8 @@ pub async fn bytes(
         headers.insert(header::LOCATION, header_value(&location)?);
         // The signed URL dies in a minute: no cache may keep this answer.
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        return Ok((StatusCode::TEMPORARY_REDIRECT, headers).into_response());
+        let status = StatusCode::TEMPORARY_REDIRECT;
+        return Ok(answer(status, headers, MayCompress(false), Body::empty()));
     }
 
     headers.insert(header::CONTENT_TYPE, header_value(&record.content_type)?);
@@ -122,7 +133,18 @@ pub async fn bytes(
         }
     };
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    Ok((status, headers, body).into_response())
+    Ok(answer(status, headers, may_compress, body))
+}
+
+fn answer(
+    status: StatusCode,
+    headers: HeaderMap,
+    may_compress: MayCompress,
+    body: Body,
+) -> Response {
+    let mut response = (status, headers, body).into_response();
+    response.extensions_mut().insert(may_compress);
+    response
 }
 
 /// The parts of a `multipart/byteranges` answer, each read from the copies

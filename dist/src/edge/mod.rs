@@ -2,13 +2,14 @@
 //! headers and metadata: here validators, conditional requests (RFC 9110
 //! §13) and `Content-Disposition` (RFC 6266); `ranges` (which bytes a
 //! `Range` asks for, bounded) and `multipart` (several at once);
-//! `caching` (`Cache-Control` by version and audience). `cors`: which
-//! origins may read and write; `admission`: the storage uploads in flight
-//! may claim.
+//! `caching` (`Cache-Control` by version and audience); `encoding`
+//! (negotiated compression and its `ETag`). `cors`: which origins may read
+//! and write; `admission`: the storage uploads in flight may claim.
 
 pub mod admission;
 pub mod caching;
 pub mod cors;
+pub mod encoding;
 pub mod multipart;
 pub mod ranges;
 

@@ -254,5 +254,7 @@ impl CopyReader {
             }
             Some((chunk, reader))
         })
+        // Safe to poll past its end: a compressing body asks once more.
+        .fuse()
     }
 }

@@ -10,6 +10,7 @@ mod browser;
 mod byteranges;
 mod caching;
 mod cli;
+mod compression;
 mod content;
 mod delivery;
 mod demo;
