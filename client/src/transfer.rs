@@ -83,7 +83,8 @@ struct Named<'a> {
 
 impl Client {
     /// `POST /content`: uploads the file at `path` under `name`, or under the
-    /// file's own name. The content type is guessed from that name.
+    /// file's own name. The server guesses the content type from that name
+    /// (one rule for every client, `charset=utf-8` on text included).
     ///
     /// Anything readable that is not a directory works; a pipe or device is
     /// sent without a length.
@@ -109,11 +110,10 @@ impl Client {
             Some(name) => name.to_owned(),
             None => own_name(path)?,
         };
-        let content_type = guess_content_type(&filename);
         let url = self.url(&["content"]);
         let named = Named {
             filename: Some(&filename),
-            content_type,
+            content_type: None,
             visibility,
         };
         self.send_file(Method::POST, url, path, named, progress)
@@ -142,8 +142,9 @@ impl Client {
     }
 
     /// `PUT /content/{id}`: replaces the bytes with the file at `path`, and
-    /// renames the object to `new_name` if given. The content type is guessed
-    /// from the new name, else from the local file's name.
+    /// renames the object to `new_name` if given. The server guesses the
+    /// content type from the new name; without one, the type stays, as the
+    /// name does.
     pub async fn replace_file(
         &self,
         id: Uuid,
@@ -151,14 +152,10 @@ impl Client {
         new_name: Option<&str>,
         progress: impl Progress,
     ) -> Result<Content> {
-        let content_type = match new_name {
-            Some(name) => guess_content_type(name),
-            None => guess_content_type(&own_name(path)?),
-        };
         let url = self.content_url(id, &[]);
         let named = Named {
             filename: new_name,
-            content_type,
+            content_type: None,
             visibility: None,
         };
         self.send_file(Method::PUT, url, path, named, progress)
@@ -358,11 +355,6 @@ fn sha256_from_etag(etag: &str) -> Option<Sha256> {
     Sha256::parse(tag).ok()
 }
 
-/// The content type a file name suggests, if any.
-fn guess_content_type(filename: &str) -> Option<&'static str> {
-    mime_guess::from_path(filename).first_raw()
-}
-
 /// The name a local file is uploaded under when none is given.
 fn own_name(path: &Path) -> Result<String> {
     match path.file_name() {
@@ -395,12 +387,5 @@ mod tests {
         assert_eq!(sha256_from_etag("\"abc\""), None);
         assert_eq!(sha256_from_etag("\""), None);
         assert_eq!(sha256_from_etag(&format!("\"{}\"", "z".repeat(64))), None);
-    }
-
-    #[test]
-    fn content_types_come_from_names() {
-        assert_eq!(guess_content_type("café menu.txt"), Some("text/plain"));
-        assert_eq!(guess_content_type("a.PNG"), Some("image/png"));
-        assert_eq!(guess_content_type("no-extension"), None);
     }
 }

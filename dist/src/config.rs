@@ -127,6 +127,11 @@ pub const SETTINGS: &[Setting] = &[
         default: Some("false"),
         about: "Whether GET /metrics answers without an admin token.",
     },
+    Setting {
+        name: "CACHE_MAX_AGE",
+        default: Some("60s"),
+        about: "How long caches may keep bytes read by their unversioned URL before asking again (0s: always ask); a versioned uri is kept a year.",
+    },
 ];
 
 #[derive(Clone, Debug)]
@@ -175,6 +180,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Whether `/metrics` is open to all.
     pub public_metrics: bool,
+    /// How long caches keep bytes read by their unversioned URL.
+    pub cache_max_age: Duration,
 }
 
 /// A secret setting, kept out of `Debug` output and so out of logs.
@@ -275,6 +282,7 @@ impl Service for Config {
                 .parse_given("CORS_ORIGINS", crate::edge::cors::parse_origins)?
                 .unwrap_or_default(),
             public_metrics: vars.parse("PUBLIC_METRICS")?,
+            cache_max_age: vars.parse_with("CACHE_MAX_AGE", parse_grace)?,
             node_secret: NodeSecret::from_vars(vars)?,
         })
     }
@@ -309,7 +317,7 @@ fn parse_json_limit(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Any duration, zero included.
+/// Any duration, zero included (whole seconds where HTTP wants them).
 fn parse_grace(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|err| err.to_string())
 }

@@ -8,7 +8,8 @@
 //!
 //! - `api`: the native HTTP API (routes, request parsing, JSON answers).
 //! - `edge`: HTTP delivery semantics: validators, conditional requests,
-//!   ranges, `Content-Disposition`. Pure functions.
+//!   ranges, `Content-Disposition`, `Cache-Control`, compression. Pure
+//!   functions, and the layers that apply them.
 //! - `upkeep`: the background tasks: polling, janitor, repair.
 //! - `auth`: who may do what: tokens and their scopes, the admin token
 //!   made at first start, presigned links. Beside `objects`, on `catalog`.
@@ -101,6 +102,7 @@ pub async fn run(
         max_json_bytes: config.max_json_bytes,
         public_metrics: config.public_metrics,
         cors_origins: config.cors_origins.as_slice().into(),
+        cache_max_age: config.cache_max_age,
     };
     tracing::info!(
         addr = %listener.local_addr()?,

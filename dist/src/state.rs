@@ -1,6 +1,7 @@
 //! What every request handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::auth::Access;
 use crate::edge::admission::Admission;
@@ -22,4 +23,7 @@ pub struct AppState {
     pub public_metrics: bool,
     /// Origins whose pages may write (`CORS_ORIGINS`).
     pub cors_origins: Arc<[String]>,
+    /// How long caches keep bytes read by their unversioned URL
+    /// (`CACHE_MAX_AGE`).
+    pub cache_max_age: Duration,
 }

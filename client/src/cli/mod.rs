@@ -107,7 +107,8 @@ enum Command {
     /// Replace an object's bytes with a file; shows the new version and where it now lives.
     ///
     /// The id stays the same and the version goes up by one. The object keeps
-    /// its name unless --name is given.
+    /// its name and type unless --name is given (the type is then guessed
+    /// from the new name).
     Update {
         /// Id of the object.
         id: Uuid,

@@ -6,7 +6,8 @@
 //! - [`Caller`]: whoever is asking, token or not (a token that is sent must
 //!   be valid).
 //! - [`Writer`], [`Admin`]: a caller whose token has `write` / `admin`.
-//! - [`may_read`]: the rule for reading one object, private or not.
+//! - [`may_read`]: the rule for reading one object, private or not, and
+//!   the [`Grant`] that allowed it.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -120,6 +121,17 @@ pub struct LinkParams {
     signature: Option<String>,
 }
 
+/// What allowed a read, which decides who may keep a copy of the answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
+    /// The content is public.
+    Public,
+    /// A token with `read`.
+    Token,
+    /// A presigned link that works until `expires` (Unix seconds).
+    Link { expires: i64 },
+}
+
 /// Whether `caller` may read `record`: public content needs nothing;
 /// private content needs a `read` token or, for its bytes, a valid
 /// presigned link (`link`).
@@ -128,9 +140,9 @@ pub fn may_read(
     caller: &Caller,
     record: &ContentRecord,
     link: Option<&LinkParams>,
-) -> Result<(), ApiError> {
+) -> Result<Grant, ApiError> {
     if record.visibility == Visibility::Public {
-        return Ok(());
+        return Ok(Grant::Public);
     }
     if let Some(link) = link
         && (link.expires.is_some() || link.signature.is_some())
@@ -144,9 +156,10 @@ pub fn may_read(
         return state
             .access
             .check_link(record.id, expires, signature)
+            .map(|()| Grant::Link { expires })
             .map_err(|err: LinkError| ApiError::Forbidden(err.to_string()));
     }
-    caller.require(Scope::Read).map(drop).map_err(|err| match err {
+    caller.require(Scope::Read).map(|_| Grant::Token).map_err(|err| match err {
         ApiError::Unauthorized(_) => ApiError::Unauthorized(
             "this content is private: send a bearer token with the read scope, or use a presigned link".into(),
         ),

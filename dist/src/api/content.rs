@@ -88,7 +88,8 @@ pub fn describe(record: &ContentRecord, base: &str) -> Content {
         version: record.version,
         created_at: record.created_at,
         updated_at: record.updated_at,
-        uri: format!("{base}/content/{}/data", record.id),
+        // Names this version: its bytes never change, so caches keep them.
+        uri: format!("{base}/content/{}/data?v={}", record.id, record.version),
         replicas,
         status: "OK".into(),
         visibility: record.visibility,

@@ -67,6 +67,11 @@ pub fn router(state: AppState) -> Router {
         // Only the two upload routes take bodies of any size (streamed to
         // the nodes, whose room is the limit); every other body is JSON.
         .layer(DefaultBodyLimit::max(state.max_json_bytes))
+        // Text-like answers, bytes and JSON alike, as the client accepts.
+        .layer(crate::edge::encoding::layer())
+        .layer(axum::middleware::map_response(
+            crate::edge::encoding::after_compression,
+        ))
         // Every answer, JSON errors that echo input included, is taken as
         // the type it says it is.
         .layer(SetResponseHeaderLayer::if_not_present(

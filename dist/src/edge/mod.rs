@@ -1,10 +1,17 @@
-//! HTTP semantics of serving content's bytes: validators, conditional
-//! requests (RFC 9110 §13), byte ranges and `Content-Disposition`
-//! (RFC 6266). Pure functions of headers and metadata. `cors`: which
-//! origins may read and write.
+//! HTTP semantics of serving content's bytes, as pure functions of
+//! headers and metadata: here validators, conditional requests (RFC 9110
+//! §13) and `Content-Disposition` (RFC 6266); `ranges` (which bytes a
+//! `Range` asks for, bounded) and `multipart` (several at once);
+//! `caching` (`Cache-Control` by version and audience); `encoding`
+//! (negotiated compression and its `ETag`). `cors`: which origins may read
+//! and write; `admission`: the storage uploads in flight may claim.
 
 pub mod admission;
+pub mod caching;
 pub mod cors;
+pub mod encoding;
+pub mod multipart;
+pub mod ranges;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -59,43 +66,6 @@ impl Validators {
                 httpdate::parse_http_date(date).is_ok_and(|date| date == self.last_modified)
             }
         }
-    }
-}
-
-/// What part of the content to send.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Portion {
-    Whole,
-    /// Inclusive byte positions.
-    Range {
-        first: u64,
-        last: u64,
-    },
-    Unsatisfiable,
-}
-
-/// Reads `Range` for content of `size` bytes. Several ranges at once are
-/// answered with the whole content, which RFC 9110 allows.
-pub fn requested_portion(headers: &HeaderMap, size: u64, validators: &Validators) -> Portion {
-    let Some(range) = header_str(headers, header::RANGE) else {
-        return Portion::Whole;
-    };
-    if !validators.range_still_applies(headers) {
-        return Portion::Whole;
-    }
-    let Ok(parsed) = http_range_header::parse_range_header(range) else {
-        return Portion::Unsatisfiable;
-    };
-    if size == 0 {
-        return Portion::Unsatisfiable;
-    }
-    match parsed.validate(size).as_deref() {
-        Ok([single]) => Portion::Range {
-            first: *single.start(),
-            last: *single.end(),
-        },
-        Ok(_) => Portion::Whole,
-        Err(_) => Portion::Unsatisfiable,
     }
 }
 
@@ -180,67 +150,6 @@ mod tests {
             (header::IF_MODIFIED_SINCE, &same),
         ])));
         assert!(!v.not_modified(&headers(&[(header::IF_MODIFIED_SINCE, "yesterday")])));
-    }
-
-    #[test]
-    fn reads_single_ranges() {
-        let v = validators();
-        let portion = |range: &str| requested_portion(&headers(&[(header::RANGE, range)]), 100, &v);
-        assert_eq!(portion("bytes=0-9"), Portion::Range { first: 0, last: 9 });
-        assert_eq!(
-            portion("bytes=90-"),
-            Portion::Range {
-                first: 90,
-                last: 99
-            }
-        );
-        assert_eq!(
-            portion("bytes=-10"),
-            Portion::Range {
-                first: 90,
-                last: 99
-            }
-        );
-        assert_eq!(
-            portion("bytes=50-500"),
-            Portion::Range {
-                first: 50,
-                last: 99
-            }
-        );
-        assert_eq!(portion("bytes=0-1,5-6"), Portion::Whole);
-        assert_eq!(portion("bytes=100-"), Portion::Unsatisfiable);
-        assert_eq!(portion("bytes=9-3"), Portion::Unsatisfiable);
-        assert_eq!(portion("lines=1-2"), Portion::Unsatisfiable);
-        assert_eq!(
-            requested_portion(&HeaderMap::new(), 100, &v),
-            Portion::Whole
-        );
-        assert_eq!(
-            requested_portion(&headers(&[(header::RANGE, "bytes=0-0")]), 0, &v),
-            Portion::Unsatisfiable
-        );
-    }
-
-    #[test]
-    fn if_range_that_no_longer_matches_asks_for_the_whole() {
-        let v = validators();
-        let range = |if_range: &str| {
-            requested_portion(
-                &headers(&[(header::RANGE, "bytes=0-9"), (header::IF_RANGE, if_range)]),
-                100,
-                &v,
-            )
-        };
-        assert_eq!(
-            range(&format!("\"{}\"", *ABC)),
-            Portion::Range { first: 0, last: 9 }
-        );
-        assert_eq!(range("\"old\""), Portion::Whole);
-        assert_eq!(
-            range(&v.last_modified_header()),
-            Portion::Range { first: 0, last: 9 }
-        );
     }
 
     #[test]

@@ -212,10 +212,21 @@ pub fn check_content_type(value: &str) -> Result<String, ApiError> {
     Ok(kept)
 }
 
+/// The type a file name suggests. Text-like types say they are UTF-8:
+/// without a charset a browser falls back to a legacy encoding and shows
+/// "Grüße" as "GrÃ¼ÃŸe". A declared type is kept as declared.
 fn guess_content_type(filename: &str) -> String {
-    mime_guess::from_path(filename)
-        .first_or_octet_stream()
-        .to_string()
+    let guess = mime_guess::from_path(filename).first_or_octet_stream();
+    let textual = guess.type_() == mime_guess::mime::TEXT
+        || matches!(
+            guess.essence_str(),
+            "application/json" | "application/javascript" | "image/svg+xml"
+        );
+    if textual {
+        format!("{}; charset=utf-8", guess.essence_str())
+    } else {
+        guess.essence_str().to_owned()
+    }
 }
 
 #[cfg(test)]
@@ -232,6 +243,26 @@ mod tests {
         assert_eq!(
             check_content_type("image/svg+xml").unwrap(),
             "image/svg+xml"
+        );
+    }
+
+    #[test]
+    fn guessed_text_types_say_they_are_utf8() {
+        for (name, expected) in [
+            ("grüße.txt", "text/plain; charset=utf-8"),
+            ("page.HTML", "text/html; charset=utf-8"),
+            ("data.json", "application/json; charset=utf-8"),
+            ("drawing.svg", "image/svg+xml; charset=utf-8"),
+            ("photo.png", "image/png"),
+            ("archive.tar.gz", "application/gzip"),
+            ("no-extension", "application/octet-stream"),
+        ] {
+            assert_eq!(guess_content_type(name), expected, "{name}");
+        }
+        let script = guess_content_type("app.js");
+        assert!(
+            script.ends_with("javascript; charset=utf-8"),
+            "app.js: {script}"
         );
     }
 

@@ -64,12 +64,13 @@ impl Objects {
     }
 
     /// Opens the object's bytes, all of them or the inclusive `range`, from
-    /// the first copy that answers; 503 when none does.
+    /// the first copy that answers; 503 when none does. The stream borrows
+    /// nothing (`use<>`), so a body can open one read after another.
     pub async fn read(
         &self,
         record: &ContentRecord,
         range: Option<ByteRange>,
-    ) -> Result<impl Stream<Item = io::Result<Bytes>> + Send + 'static, ApiError> {
+    ) -> Result<impl Stream<Item = io::Result<Bytes>> + Send + use<>, ApiError> {
         let catalog = self.catalog.clone();
         let health = self.health.clone();
         let content_id = record.id;
@@ -267,5 +268,7 @@ impl CopyReader {
             }
             Some((chunk, reader))
         })
+        // Safe to poll past its end: a compressing body asks once more.
+        .fuse()
     }
 }

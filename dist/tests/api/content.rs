@@ -29,19 +29,18 @@ async fn upload_download_update_delete() {
         .await
         .unwrap();
     assert_eq!(uploaded.filename, "notes.txt");
-    assert_eq!(uploaded.content_type, "text/plain");
+    assert_eq!(uploaded.content_type, "text/plain; charset=utf-8");
     assert_eq!(uploaded.size, 14);
     assert_eq!(uploaded.version, 1);
     assert_eq!(uploaded.status, "OK");
     assert_eq!(uploaded.replicas.len(), 1);
-    assert_eq!(
-        uploaded.uri,
-        stack.url(&format!("/content/{}/data", uploaded.id))
-    );
+    // The uri names this version; a replica's leads to that copy's node.
+    let data = stack.url(&format!("/content/{}/data", uploaded.id));
+    assert_eq!(uploaded.uri, format!("{data}?v=1"));
     let holder = &uploaded.replicas[0];
     assert_eq!(
         holder.uri,
-        format!("{}?redirect=1&node={}", uploaded.uri, holder.node)
+        format!("{data}?redirect=1&node={}", holder.node)
     );
 
     let copy = files.path().join("copy.txt");

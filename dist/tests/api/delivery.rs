@@ -31,7 +31,7 @@ async fn serves_whole_content_with_its_headers() {
     let (status, headers, body) = get(&stack, &content, &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(&body[..], b"0123456789");
-    assert_eq!(headers[header::CONTENT_TYPE], "text/plain");
+    assert_eq!(headers[header::CONTENT_TYPE], "text/plain; charset=utf-8");
     assert_eq!(headers[header::CONTENT_LENGTH], "10");
     assert_eq!(headers[header::ACCEPT_RANGES], "bytes");
     assert_eq!(
@@ -46,7 +46,7 @@ async fn serves_whole_content_with_its_headers() {
 
     let attachment = stack
         .http
-        .get(format!("{}?download=1", content.uri))
+        .get(format!("{}&download=1", content.uri))
         .send()
         .await
         .unwrap();
@@ -184,7 +184,7 @@ async fn redirects_to_a_copy_on_its_node() {
         .build()
         .unwrap();
     let response = no_follow
-        .get(format!("{}?redirect=1", content.uri))
+        .get(format!("{}&redirect=1", content.uri))
         .send()
         .await
         .unwrap();

@@ -287,7 +287,7 @@ async fn a_form_without_enctype_is_refused_not_stored_as_its_field_text() {
     .await;
     assert_eq!(
         (content.size, content.content_type.as_str()),
-        (3, "text/plain")
+        (3, "text/plain; charset=utf-8")
     );
 }
 

@@ -2,12 +2,11 @@
 //! sandbox, checked in a real browser), other origins get what CORS allows
 //! them and no more, and `/metrics` is for operators.
 
-use std::process::Stdio;
-use std::time::Duration;
-
 use reqwest::{Method, StatusCode, header};
 use testkit::fetch;
 use testkit::services::{Stack, StackConfig};
+
+use crate::browser::dom_in_chromium;
 
 #[tokio::test]
 async fn bytes_are_served_with_nosniff_and_active_types_sandboxed() {
@@ -190,46 +189,6 @@ async fn metrics_need_an_admin_token_unless_made_public() {
     assert_eq!(status, StatusCode::OK);
 }
 
-/// The DOM Debian's headless Chromium ends up with after opening `url`
-/// and running its scripts for five seconds of virtual time.
-async fn dom_in_chromium(url: &str) -> String {
-    let profile = tempfile::tempdir().unwrap();
-    let browser = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let child = tokio::process::Command::new(&browser)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            &format!("--user-data-dir={}", profile.path().display()),
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            url,
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|err| {
-            panic!("{browser}: {err} (install Debian's chromium package; scripts/test does)")
-        });
-    let output = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("Chromium dumped the page within 60 s")
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{browser} failed: {:?}",
-        output.status
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
 #[tokio::test]
 async fn an_uploaded_page_cannot_call_the_api_from_a_browser() {
     let stack = Stack::start().await;
@@ -252,8 +211,9 @@ fetch("/content/{id}")
     assert!(attack.content_type.starts_with("text/html"));
 
     // Served by the distributor, and by its node through a redirect.
-    for url in [attack.uri.clone(), format!("{}?redirect=1", attack.uri)] {
-        let dom = dom_in_chromium(&url).await;
+    for url in [attack.uri.clone(), format!("{}&redirect=1", attack.uri)] {
+        let profile = tempfile::tempdir().unwrap();
+        let dom = dom_in_chromium(&url, profile.path()).await;
         assert!(dom.contains("<p id=\"out\">inert</p>"), "{url}: {dom}");
         // Any answer the page got would sit on its body as an attribute.
         assert!(

@@ -6,7 +6,11 @@
 //! reason "long": `scripts/test` runs them (`--include-ignored`).
 
 mod auth;
+mod browser;
+mod byteranges;
+mod caching;
 mod cli;
+mod compression;
 mod content;
 mod dashboard;
 mod dashboard_routes;

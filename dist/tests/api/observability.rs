@@ -23,7 +23,11 @@ async fn stack_of_children() -> Stack {
 /// Reads `url` until its body passes `check`, for up to 5 s: a request's
 /// metrics are recorded once its response body is done, which can be a
 /// moment after the client has read it.
-async fn scrape_until(http: &reqwest::Client, url: &str, check: impl Fn(&str) -> bool) -> String {
+pub(crate) async fn scrape_until(
+    http: &reqwest::Client,
+    url: &str,
+    check: impl Fn(&str) -> bool,
+) -> String {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let response = http.get(url).send().await.unwrap();
@@ -43,7 +47,7 @@ async fn scrape_until(http: &reqwest::Client, url: &str, check: impl Fn(&str) ->
 }
 
 /// The value of the sample whose name and labels are `series` exactly.
-fn sample(body: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(body: &str, series: &str) -> Option<f64> {
     body.lines()
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|value| value.trim().parse().ok())

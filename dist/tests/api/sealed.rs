@@ -18,7 +18,7 @@ fn no_follow() -> reqwest::Client {
 /// Where `?redirect=1` (with `extra` query) sends an anonymous client.
 async fn redirect_target(content: &Content, extra: &str) -> Url {
     let response = no_follow()
-        .get(format!("{}?redirect=1{extra}", content.uri))
+        .get(format!("{}&redirect=1{extra}", content.uri))
         .send()
         .await
         .unwrap();
@@ -84,7 +84,7 @@ async fn a_redirect_serves_the_object_from_its_node_as_what_it_is() {
     // A plain HTTP client follows it to the node and gets the object.
     let anonymous = reqwest::Client::new();
     let response = anonymous
-        .get(format!("{}?redirect=1", content.uri))
+        .get(format!("{}&redirect=1", content.uri))
         .send()
         .await
         .unwrap();
@@ -120,7 +120,7 @@ async fn a_redirect_serves_the_object_from_its_node_as_what_it_is() {
     let via_replica = fetch::bytes(anonymous.get(&content.replicas[0].uri)).await;
     assert_eq!(&via_replica[..], page);
     let ranged = anonymous
-        .get(format!("{}?redirect=1", content.uri))
+        .get(format!("{}&redirect=1", content.uri))
         .header(header::RANGE, "bytes=2-8")
         .send()
         .await
@@ -128,7 +128,7 @@ async fn a_redirect_serves_the_object_from_its_node_as_what_it_is() {
     assert_eq!(ranged.status(), StatusCode::PARTIAL_CONTENT);
     assert_eq!(&ranged.bytes().await.unwrap()[..], b"doctype");
     let elsewhere = no_follow()
-        .get(format!("{}?redirect=1&node=node9", content.uri))
+        .get(format!("{}&redirect=1&node=node9", content.uri))
         .send()
         .await
         .unwrap();
