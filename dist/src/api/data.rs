@@ -45,6 +45,11 @@ pub async fn bytes(
     request_headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id)?;
+    if crate::edge::loaded_as_code_by_this_origin(&request_headers) {
+        return Err(ApiError::Forbidden(
+            "content is not loaded as a script, style or worker by this origin's pages".into(),
+        ));
+    }
     let Query(params) = params?;
     let record = state.objects.get(id).await?;
     // Before any header: a refused reader learns not even the checksum.

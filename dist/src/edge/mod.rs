@@ -107,6 +107,19 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|value| value.to_str().ok())
 }
 
+/// Whether a page of this very origin is loading user content as code: a
+/// script, a style sheet or a worker. The dashboard never does; only a tag
+/// injected into it would, and `script-src 'self'` alone would let that run.
+/// Other sites may load such files as they like.
+pub fn loaded_as_code_by_this_origin(headers: &HeaderMap) -> bool {
+    let value = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
+    value("sec-fetch-site") == Some("same-origin")
+        && matches!(
+            value("sec-fetch-dest"),
+            Some("script" | "style" | "worker" | "sharedworker" | "serviceworker" | "xslt")
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -247,3 +247,30 @@ async fn every_answer_says_nosniff() {
         );
     }
 }
+
+#[tokio::test]
+async fn this_origins_pages_cannot_load_content_as_code() {
+    let stack = Stack::start().await;
+    let script = stack.upload("evil.js", b"alert(1)").await;
+    let anonymous = reqwest::Client::new();
+    let load = |site: &'static str, dest: &'static str| {
+        anonymous
+            .get(&script.uri)
+            .header("sec-fetch-site", site)
+            .header("sec-fetch-dest", dest)
+            .send()
+    };
+    for dest in ["script", "style", "worker"] {
+        let refused = load("same-origin", dest).await.unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{dest}");
+    }
+    // Other sites may use the CDN for their scripts; a download is fine.
+    assert_eq!(
+        load("cross-site", "script").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        load("same-origin", "document").await.unwrap().status(),
+        StatusCode::OK
+    );
+}
