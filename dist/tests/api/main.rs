@@ -6,6 +6,7 @@
 //! reason "long": `scripts/test` runs them (`--include-ignored`).
 
 mod auth;
+mod cache;
 mod cli;
 mod content;
 mod dashboard;
