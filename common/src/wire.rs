@@ -147,6 +147,27 @@ pub struct ClusterStats {
     pub totals: Totals,
     #[serde(default)]
     pub repair: RepairStats,
+    /// The distributor's hot-object cache; absent from older distributors.
+    #[serde(default)]
+    pub cache: CacheStats,
+}
+
+/// What the distributor's hot-object cache holds and has served since it
+/// started.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CacheStats {
+    /// `hits / (hits + misses)`, 0 before the first read.
+    pub hit_ratio: f64,
+    /// Reads of cacheable objects that needed no node read of their own.
+    pub hits: u64,
+    /// Reads of cacheable objects that read from a node.
+    pub misses: u64,
+    /// Bytes held, with a small allowance per object.
+    pub resident_bytes: u64,
+    /// `CACHE_SIZE`; 0 when the cache is off.
+    pub capacity_bytes: u64,
+    /// Objects held.
+    pub objects: u64,
 }
 
 /// What the distributor's repair task has found and done since it started.

@@ -103,6 +103,16 @@ pub const SETTINGS: &[Setting] = &[
         default: Some("2GiB"),
         about: "Storage one client address's uploads in flight may claim; past it 429.",
     },
+    Setting {
+        name: "CACHE_SIZE",
+        default: Some("256MiB"),
+        about: "Memory for hot objects' bytes, kept whole and served without a node read; 0 turns the cache off.",
+    },
+    Setting {
+        name: "CACHE_MAX_OBJECT",
+        default: Some("1MiB"),
+        about: "The largest object the cache keeps; larger ones always stream from a node.",
+    },
     // The HTTP limits, shared with the nodes (see `cdn_common::serve`).
     serve::HEADER_TIMEOUT,
     serve::IDLE_TIMEOUT,
@@ -165,6 +175,10 @@ pub struct Config {
     /// Storage uploads in flight may claim: all together, and per client.
     pub max_upload_reservation: u64,
     pub max_upload_reservation_per_client: u64,
+    /// Bytes of hot objects kept in memory (0: no cache), and the largest
+    /// object kept.
+    pub cache_size: u64,
+    pub cache_max_object: u64,
     /// An admin token given by the operator.
     pub admin_token: Option<Sensitive>,
     /// Where the admin token is read from, or written to when generated.
@@ -273,6 +287,8 @@ impl Service for Config {
             max_upload_reservation_per_client: vars
                 .parse::<ByteSize>("MAX_UPLOAD_RESERVATION_PER_CLIENT")?
                 .bytes(),
+            cache_size: vars.parse::<ByteSize>("CACHE_SIZE")?.bytes(),
+            cache_max_object: vars.parse_with("CACHE_MAX_OBJECT", parse_cache_max_object)?,
             admin_token: sensitive(vars, "ADMIN_TOKEN", 20)?,
             admin_token_file: vars.given("ADMIN_TOKEN_FILE").map(PathBuf::from),
             public_listing: vars.parse("PUBLIC_LISTING")?,
@@ -315,6 +331,16 @@ fn parse_json_limit(text: &str) -> Result<usize, String> {
         Ok(bytes) if bytes >= 1024 => Ok(bytes),
         _ => Err("must be at least 1KiB".into()),
     }
+}
+
+/// A size up to 1 GiB: an object is held whole while it is loaded, and
+/// its weight in the cache must fit 32 bits.
+fn parse_cache_max_object(text: &str) -> Result<u64, String> {
+    let size: ByteSize = text.parse().map_err(|err| format!("{err}"))?;
+    if size.bytes() > 1 << 30 {
+        return Err("must be at most 1GiB".into());
+    }
+    Ok(size.bytes())
 }
 
 /// Any duration, zero included (whole seconds where HTTP wants them).

@@ -43,10 +43,10 @@ use anyhow::Context;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use tokio::net::TcpListener;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, ChangeFollower};
 use crate::cluster::{Cluster, NodeClient};
 use crate::config::Config;
-use crate::objects::Objects;
+use crate::objects::{HotObjects, Objects};
 use crate::state::AppState;
 use crate::upkeep::Upkeep;
 
@@ -89,7 +89,16 @@ pub async fn run(
     // Know who is up before the first request is placed.
     cluster.poll(&nodes, Duration::from_secs(2)).await;
 
-    let objects = Objects::new(catalog, cluster, nodes, config.replication, Arc::default());
+    let changes = ChangeFollower::start(&catalog).await;
+    let hot = HotObjects::new(config.cache_size, config.cache_max_object);
+    let objects = Objects::new(
+        catalog,
+        cluster,
+        nodes,
+        config.replication,
+        Arc::default(),
+        hot,
+    );
     let upkeep = Upkeep::start(&objects, &config);
     let state = AppState {
         objects,
@@ -113,6 +122,7 @@ pub async fn run(
     let http_limits = config.http_limits.clone();
     cdn_common::serve::serve(listener, api::router(state), http_limits, shutdown).await;
     upkeep.stop().await;
+    changes.stop().await;
     Ok(())
 }
 

@@ -8,7 +8,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use cdn_common::wire::{NodeStatus, RepairStats};
+use cdn_common::wire::{CacheStats, NodeStatus, RepairStats};
 use chrono::Utc;
 
 use crate::cluster::{Cluster, Node};
@@ -23,6 +23,11 @@ const PLACEMENTS: &str = "cdn_placements_total";
 const UNDER_REPLICATED: &str = "cdn_under_replicated_objects";
 const REPAIRS: &str = "cdn_repairs_total";
 const REPAIRED_BYTES: &str = "cdn_repaired_bytes_total";
+const CACHE_READS: &str = "cdn_cache_reads_total";
+const CACHE_HIT_BYTES: &str = "cdn_cache_hit_bytes_total";
+const CACHE_EVICTIONS: &str = "cdn_cache_evictions_total";
+const CACHE_RESIDENT_BYTES: &str = "cdn_cache_resident_bytes";
+const CACHE_OBJECTS: &str = "cdn_cache_objects";
 
 /// Installs the recorder and names and explains the distributor's metrics.
 /// The repair figures start at zero, so they are there before any repair.
@@ -70,6 +75,29 @@ pub fn init() {
         Unit::Bytes,
         "Bytes copied by successful repairs."
     );
+    describe_counter!(
+        CACHE_READS,
+        "Reads of cacheable objects, by outcome: hit (no node read of its own) or miss."
+    );
+    describe_counter!(
+        CACHE_HIT_BYTES,
+        Unit::Bytes,
+        "Bytes sent from the hot-object cache without a node read."
+    );
+    describe_counter!(
+        CACHE_EVICTIONS,
+        "Objects the hot-object cache pushed out to make room."
+    );
+    describe_gauge!(
+        CACHE_RESIDENT_BYTES,
+        Unit::Bytes,
+        "Bytes the hot-object cache holds, with a small allowance per object."
+    );
+    describe_gauge!(CACHE_OBJECTS, "Objects the hot-object cache holds.");
+    metrics::counter!(CACHE_READS, "outcome" => "hit").absolute(0);
+    metrics::counter!(CACHE_READS, "outcome" => "miss").absolute(0);
+    metrics::counter!(CACHE_HIT_BYTES).absolute(0);
+    metrics::counter!(CACHE_EVICTIONS).absolute(0);
     metrics::gauge!(UNDER_REPLICATED).set(0.0);
     metrics::counter!(REPAIRS, "outcome" => "ok").absolute(0);
     metrics::counter!(REPAIRS, "outcome" => "failed").absolute(0);
@@ -96,6 +124,27 @@ pub fn observe_cluster(cluster: &Cluster) {
             metrics::gauge!(NODE_MEMORY, "node" => id).set(stats.memory as f64);
         }
     }
+}
+
+/// Counts one read of a cacheable object.
+pub fn cache_read(hit: bool) {
+    let outcome = if hit { "hit" } else { "miss" };
+    metrics::counter!(CACHE_READS, "outcome" => outcome).increment(1);
+}
+
+/// Counts bytes sent from the cache without a node read.
+pub fn cache_hit_bytes(bytes: u64) {
+    metrics::counter!(CACHE_HIT_BYTES).increment(bytes);
+}
+
+pub fn cache_evicted() {
+    metrics::counter!(CACHE_EVICTIONS).increment(1);
+}
+
+/// Sets the cache gauges; called when `/metrics` is scraped.
+pub fn observe_cache(stats: &CacheStats) {
+    metrics::gauge!(CACHE_RESIDENT_BYTES).set(stats.resident_bytes as f64);
+    metrics::gauge!(CACHE_OBJECTS).set(stats.objects as f64);
 }
 
 /// Counts one placement decision: a copy of new bytes goes to each of

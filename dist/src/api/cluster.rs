@@ -45,6 +45,7 @@ pub async fn stats(State(state): State<AppState>) -> Result<Json<ClusterStats>, 
         nodes,
         totals,
         repair: state.objects.health().snapshot(),
+        cache: state.objects.cache_stats().await,
     }))
 }
 
@@ -72,6 +73,7 @@ pub async fn metrics(caller: Caller, State(state): State<AppState>) -> Result<Re
         caller.require(Scope::Admin)?;
     }
     crate::metrics::observe_cluster(state.objects.cluster());
+    crate::metrics::observe_cache(&state.objects.cache_stats().await);
     Ok(cdn_common::observe::metrics_response())
 }
 

@@ -7,6 +7,7 @@ use cdn_common::wire::Visibility;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
+use super::changes::announce;
 use super::{Catalog, ContentRecord, ContentRow, NewBytes, SELECT_CONTENT, StrayBlob};
 
 /// A change of name, type or visibility; `None` keeps what is there.
@@ -19,13 +20,13 @@ pub struct MetadataChange {
 
 impl Catalog {
     pub async fn get(&self, id: Uuid) -> Result<Option<ContentRecord>, sqlx::Error> {
-        if let Some(record) = self.recent.get(id) {
+        if let Some(record) = self.memory.get(id) {
             return Ok(Some(record));
         }
-        let generation = self.recent.generation();
+        let ticket = self.memory.ticket();
         let record = fetch(&self.pool, id).await?;
         if let Some(record) = &record {
-            self.recent.put(generation, record.clone());
+            self.memory.put(ticket, record.clone());
         }
         Ok(record)
     }
@@ -77,7 +78,7 @@ impl Catalog {
         bytes: NewBytes,
     ) -> Result<Option<(ContentRecord, Vec<StrayBlob>)>, sqlx::Error> {
         self.to_completion(move |catalog| async move {
-            let _forget = catalog.recent.forget_when_done(Some(id));
+            let _forget = catalog.memory.forget_when_done(id);
             let mut tx = catalog.pool.begin().await?;
             let Some(strays) = retire_copies(&mut tx, id).await? else {
                 return Ok(None);
@@ -100,6 +101,7 @@ impl Catalog {
             .bind(change.visibility)
             .execute(&mut *tx)
             .await?;
+            announce(&mut *tx, &[id]).await?;
             Ok(Some((commit_version(tx, id, &bytes).await?, strays)))
         })
         .await
@@ -112,7 +114,7 @@ impl Catalog {
         change: MetadataChange,
     ) -> Result<Option<ContentRecord>, sqlx::Error> {
         self.to_completion(move |catalog| async move {
-            let _forget = catalog.recent.forget_when_done(Some(id));
+            let _forget = catalog.memory.forget_when_done(id);
             let mut tx = catalog.pool.begin().await?;
             let updated = sqlx::query(
                 "UPDATE content SET
@@ -131,6 +133,7 @@ impl Catalog {
             if updated.rows_affected() == 0 {
                 return Ok(None);
             }
+            announce(&mut *tx, &[id]).await?;
             let record = fetch(&mut *tx, id).await?;
             tx.commit().await?;
             Ok(record)
@@ -142,7 +145,7 @@ impl Catalog {
     /// exist.
     pub async fn delete(&self, id: Uuid) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
         self.to_completion(move |catalog| async move {
-            let _forget = catalog.recent.forget_when_done(Some(id));
+            let _forget = catalog.memory.forget_when_done(id);
             let mut tx = catalog.pool.begin().await?;
             let Some(strays) = retire_copies(&mut tx, id).await? else {
                 return Ok(None);
@@ -151,6 +154,7 @@ impl Catalog {
                 .bind(id)
                 .execute(&mut *tx)
                 .await?;
+            announce(&mut *tx, &[id]).await?;
             tx.commit().await?;
             Ok(Some(strays))
         })

@@ -7,6 +7,7 @@ use cdn_common::{BlobKey, NodeId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::changes::announce;
 use super::{Catalog, ContentRecord, ContentRow, ReplicaState, SELECT_CONTENT};
 
 /// What one comparison of a node's inventory changed.
@@ -32,7 +33,7 @@ impl Catalog {
         node_id: &NodeId,
         state: ReplicaState,
     ) -> Result<(), sqlx::Error> {
-        let _forget = self.recent.forget_when_done(Some(content_id));
+        let _forget = self.memory.forget_when_done(content_id);
         sqlx::query(
             "UPDATE replica SET state = $3, updated_at = now()
              WHERE content_id = $1 AND node_id = $2",
@@ -41,8 +42,8 @@ impl Catalog {
         .bind(node_id)
         .bind(state)
         .execute(&self.pool)
-        .await
-        .map(drop)
+        .await?;
+        announce(&self.pool, &[content_id]).await
     }
 
     /// Records a new good copy of `key` on `node`, if `key` is still the
@@ -55,7 +56,7 @@ impl Catalog {
         key: BlobKey,
     ) -> Result<bool, sqlx::Error> {
         self.to_completion(move |catalog| async move {
-            let _forget = catalog.recent.forget_when_done(Some(content_id));
+            let _forget = catalog.memory.forget_when_done(content_id);
             let mut tx = catalog.pool.begin().await?;
             let added = sqlx::query(
                 "INSERT INTO replica (content_id, node_id, state)
@@ -75,6 +76,7 @@ impl Catalog {
                     .bind(&key)
                     .execute(&mut *tx)
                     .await?;
+                announce(&mut *tx, &[content_id]).await?;
             }
             tx.commit().await?;
             Ok(added)
@@ -94,32 +96,33 @@ impl Catalog {
         corrupt: &[BlobKey],
         orphan_grace: Duration,
     ) -> Result<Reconciled, sqlx::Error> {
-        let _forget = self.recent.forget_when_done(None);
         // Copies recorded after the node was asked may be missing from its
         // answer without being missing from its disk.
-        let missing = sqlx::query(
+        let missing: Vec<Uuid> = sqlx::query_scalar(
             "UPDATE replica r SET state = 'missing', updated_at = now()
              FROM content c
              WHERE r.content_id = c.id AND r.node_id = $1 AND r.state = 'ok'
-               AND r.updated_at < $2 AND NOT (c.blob_key = ANY($3))",
+               AND r.updated_at < $2 AND NOT (c.blob_key = ANY($3))
+             RETURNING r.content_id",
         )
         .bind(node)
         .bind(asked_at)
         .bind(present)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
-        let corrupt = sqlx::query(
+        .fetch_all(&self.pool)
+        .await?;
+        self.forget_and_announce(&missing).await?;
+        let corrupt: Vec<Uuid> = sqlx::query_scalar(
             "UPDATE replica r SET state = 'corrupt', updated_at = now()
              FROM content c
              WHERE r.content_id = c.id AND r.node_id = $1 AND r.state = 'ok'
-               AND c.blob_key = ANY($2)",
+               AND c.blob_key = ANY($2)
+             RETURNING r.content_id",
         )
         .bind(node)
         .bind(corrupt)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        .fetch_all(&self.pool)
+        .await?;
+        self.forget_and_announce(&corrupt).await?;
         // Every write records its copies as stray before the first byte, so
         // a blob that is neither a replica nor stray is left from a crash.
         let orphans = sqlx::query(
@@ -140,8 +143,8 @@ impl Catalog {
         .await?
         .rows_affected();
         Ok(Reconciled {
-            missing,
-            corrupt,
+            missing: missing.len() as u64,
+            corrupt: corrupt.len() as u64,
             orphans,
         })
     }
@@ -149,25 +152,27 @@ impl Catalog {
     /// Drops the records of copies known to be bad on `nodes`, listing them
     /// as stray so their bytes go too. Returns how many.
     pub async fn retire_bad_copies(&self, nodes: &[NodeId]) -> Result<u64, sqlx::Error> {
-        let _forget = self.recent.forget_when_done(None);
-        sqlx::query(
+        let retired: Vec<Uuid> = sqlx::query_scalar(
             "WITH bad AS (
                  DELETE FROM replica r USING content c
                  WHERE r.content_id = c.id AND r.state <> 'ok' AND r.node_id = ANY($1)
-                 RETURNING r.node_id, c.blob_key)
-             INSERT INTO stray_blob (node_id, blob_key, due_at)
-             SELECT node_id, blob_key, now() FROM bad
-             ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()",
+                 RETURNING r.content_id, r.node_id, c.blob_key),
+             listed AS (
+                 INSERT INTO stray_blob (node_id, blob_key, due_at)
+                 SELECT node_id, blob_key, now() FROM bad
+                 ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now())
+             SELECT content_id FROM bad",
         )
         .bind(nodes)
-        .execute(&self.pool)
-        .await
-        .map(|done| done.rows_affected())
+        .fetch_all(&self.pool)
+        .await?;
+        self.forget_and_announce(&retired).await?;
+        Ok(retired.len() as u64)
     }
 
     /// Drops the record of one copy, listing it as stray.
     pub async fn retire_copy(&self, content_id: Uuid, node: &NodeId) -> Result<(), sqlx::Error> {
-        let _forget = self.recent.forget_when_done(Some(content_id));
+        let _forget = self.memory.forget_when_done(content_id);
         sqlx::query(
             "WITH gone AS (
                  DELETE FROM replica r USING content c
@@ -180,8 +185,8 @@ impl Catalog {
         .bind(content_id)
         .bind(node)
         .execute(&self.pool)
-        .await
-        .map(drop)
+        .await?;
+        announce(&self.pool, &[content_id]).await
     }
 
     /// Content whose good copies on `available` nodes are fewer than

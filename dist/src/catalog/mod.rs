@@ -11,13 +11,15 @@
 //!   be removed.
 //! - `tokens`: API tokens by their secret's hash, and the key presigned
 //!   links are signed with.
-//! - `recent`: a short memory of objects read, so hot reads skip the
-//!   database.
+//! - `memory`: the objects read, kept until a change forgets them, so
+//!   hot reads skip the database; `changes`: every change announced to
+//!   all distributors (`NOTIFY`), and followed (`LISTEN`).
 
+mod changes;
 mod content;
 mod copies;
 mod listing;
-mod recent;
+mod memory;
 mod strays;
 mod tokens;
 
@@ -29,13 +31,15 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
+pub use changes::ChangeFollower;
 pub use content::MetadataChange;
 pub use copies::Replication;
 pub use listing::{After, ContentFilter, PageRequest, SortKey};
+pub use memory::{ForgetHook, Forgotten};
 pub use strays::StrayBlob;
 pub use tokens::TokenRecord;
 
-use recent::RecentContent;
+use memory::ContentMemory;
 
 /// Migrations from `migrations/`, built into the binary.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
@@ -43,9 +47,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 #[derive(Clone)]
 pub struct Catalog {
     pool: PgPool,
-    /// Objects read lately, so that a read of popular content does not ask
-    /// PostgreSQL each time.
-    recent: Arc<RecentContent>,
+    /// Objects read, kept until a change forgets them, so that a read of
+    /// popular content does not ask PostgreSQL each time.
+    memory: Arc<ContentMemory>,
 }
 
 /// One object as the catalogue has it.
@@ -168,8 +172,14 @@ impl Catalog {
     pub fn new(pool: PgPool) -> Self {
         Catalog {
             pool,
-            recent: Arc::default(),
+            memory: Arc::default(),
         }
+    }
+
+    /// Tells `hook` of every object forgotten by a change, here or on
+    /// another distributor, so what is kept of it elsewhere goes too.
+    pub fn on_forget(&self, hook: ForgetHook) {
+        self.memory.on_forget(hook);
     }
 
     pub async fn ping(&self) -> Result<(), sqlx::Error> {

@@ -9,9 +9,11 @@
 //!   object or a new version.
 //! - `fanout`: streaming one body to several nodes at once.
 //! - `replicate`: one more copy of a blob from an existing one.
-//! - `read`: reading bytes from the copies, with failover.
+//! - `read`: reading bytes from the copies, with failover, or from `cache`.
+//! - `cache`: hot objects' bytes kept whole in memory.
 //! - `placements`: where the latest writes went and why, for the dashboard.
 
+mod cache;
 mod fanout;
 mod placements;
 mod read;
@@ -20,7 +22,7 @@ mod write;
 
 use std::sync::Arc;
 
-use cdn_common::wire::{PlacementEntry, Visibility};
+use cdn_common::wire::{CacheStats, PlacementEntry, Visibility};
 use uuid::Uuid;
 
 use crate::catalog::{
@@ -31,6 +33,7 @@ use crate::error::ApiError;
 use crate::metrics::ReplicaHealth;
 use placements::RecentPlacements;
 
+pub use cache::HotObjects;
 pub use replicate::{BlobSpec, Owner};
 pub use write::NewObject;
 
@@ -45,6 +48,8 @@ pub struct Objects {
     /// Copies found bad and made again, for `/stats`.
     health: Arc<ReplicaHealth>,
     placements: Arc<RecentPlacements>,
+    /// Hot objects' bytes; what the catalogue forgets, it drops.
+    hot: HotObjects,
 }
 
 impl Objects {
@@ -54,7 +59,10 @@ impl Objects {
         nodes: NodeClient,
         replication: usize,
         health: Arc<ReplicaHealth>,
+        hot: HotObjects,
     ) -> Self {
+        let forget = hot.clone();
+        catalog.on_forget(Box::new(move |what| forget.forget(what)));
         Objects {
             catalog,
             cluster,
@@ -62,7 +70,13 @@ impl Objects {
             replication,
             health,
             placements: Arc::default(),
+            hot,
         }
+    }
+
+    /// What the hot-object cache holds and has served.
+    pub async fn cache_stats(&self) -> CacheStats {
+        self.hot.stats().await
     }
 
     pub fn cluster(&self) -> &Cluster {

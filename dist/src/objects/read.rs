@@ -25,15 +25,18 @@ use std::collections::VecDeque;
 use std::io;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use cdn_common::{BlobKey, Hasher, NodeId, Sha256};
+use futures::future::Either;
 use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 
 use super::Objects;
+use super::cache::Served;
 use crate::catalog::{ContentRecord, ReplicaState};
 use crate::cluster::{Node, NodeClient};
 use crate::error::ApiError;
+use crate::metrics;
 
 /// How long a node may take to start answering, or between two chunks.
 const STALL_TIMEOUT: Duration = Duration::from_secs(10);
@@ -63,10 +66,49 @@ impl Objects {
         nodes
     }
 
-    /// Opens the object's bytes, all of them or the inclusive `range`, from
-    /// the first copy that answers; 503 when none does. The stream borrows
-    /// nothing (`use<>`), so a body can open one read after another.
+    /// Opens the object's bytes, all of them or the inclusive `range`: from
+    /// memory when the object is small enough to keep, else (or when it
+    /// cannot be loaded whole) from the first copy that answers; 503 when
+    /// none does.
     pub async fn read(
+        &self,
+        record: &ContentRecord,
+        range: Option<ByteRange>,
+    ) -> Result<impl Stream<Item = io::Result<Bytes>> + Send + use<>, ApiError> {
+        if self.hot.keeps(record)
+            && let Some((bytes, served)) =
+                self.hot.get_or_load(record, self.read_whole(record)).await
+        {
+            let bytes = match range {
+                Some((first, last)) => bytes.slice(first as usize..=last as usize),
+                None => bytes,
+            };
+            if served == Served::Hit {
+                metrics::cache_hit_bytes(bytes.len() as u64);
+            }
+            return Ok(Either::Left(futures::stream::iter([Ok(bytes)])));
+        }
+        Ok(Either::Right(self.stream(record, range).await?))
+    }
+
+    /// The whole object in memory, checked against its size and SHA-256.
+    async fn read_whole(&self, record: &ContentRecord) -> io::Result<Bytes> {
+        let mut body = std::pin::pin!(self.stream(record, None).await.map_err(io::Error::other)?);
+        let mut whole = BytesMut::with_capacity(record.size as usize);
+        while let Some(chunk) = body.next().await {
+            whole.extend_from_slice(&chunk?);
+        }
+        // The reader checked the SHA-256 of these bytes; a short body
+        // ended with an error above.
+        if whole.len() as u64 != record.size {
+            return Err(io::Error::other("the copies ended short"));
+        }
+        Ok(whole.freeze())
+    }
+
+    /// Streams the bytes from the copies. The stream borrows nothing
+    /// (`use<>`), so a body can open one read after another.
+    async fn stream(
         &self,
         record: &ContentRecord,
         range: Option<ByteRange>,

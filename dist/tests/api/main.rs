@@ -8,6 +8,7 @@
 mod auth;
 mod browser;
 mod byteranges;
+mod cache;
 mod caching;
 mod cli;
 mod compression;

@@ -183,6 +183,7 @@ mod tests {
                 objects: 2,
             },
             repair: Default::default(),
+            cache: Default::default(),
         };
         let text = stats_table(&stats);
         assert!(
