@@ -105,13 +105,19 @@ async fn requests_past_the_in_flight_cap_get_503_but_healthz_does_not() {
         .await
         .unwrap();
     held.write_all(b"12345").await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-
-    let busy = node_http()
-        .get(format!("{}/stats", node.url))
-        .send()
-        .await
-        .unwrap();
+    // The held request takes the one slot as soon as the server reads it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let busy = loop {
+        let answer = node_http()
+            .get(format!("{}/stats", node.url))
+            .send()
+            .await
+            .unwrap();
+        if answer.status() == 503 || Instant::now() >= deadline {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(busy.status(), 503);
     assert_eq!(busy.headers()["retry-after"], "1");
     let health = reqwest::get(format!("{}/healthz", node.url)).await.unwrap();
@@ -143,10 +149,19 @@ async fn requests_past_the_in_flight_cap_get_503_but_healthz_does_not() {
 async fn connections_past_the_cap_are_turned_away_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let node = start(dir.path(), &[("MAX_CONNECTIONS", "2")]).await;
-    let _first = raw::connect(node.addr()).await;
-    let _second = raw::connect(node.addr()).await;
-    // Let the server accept both before the third arrives.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Two connections the server has surely taken: each was answered, and
+    // stays open (keep-alive).
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut connection = raw::connect(node.addr()).await;
+        connection
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: node\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = raw::read_head(&mut connection, Duration::from_secs(5)).await;
+        assert_eq!(answer.status, Some(200), "{answer:?}");
+        held.push(connection);
+    }
     let started = Instant::now();
     let answer = raw::send(
         node.addr(),
@@ -159,7 +174,7 @@ async fn connections_past_the_cap_are_turned_away_at_once() {
         "{answer:?}"
     );
     assert!(started.elapsed() < Duration::from_secs(1));
-    drop((_first, _second));
+    drop(held);
     // Once they close, new connections are served again.
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
