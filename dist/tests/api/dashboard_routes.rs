@@ -177,3 +177,28 @@ async fn a_private_objects_page_needs_what_its_bytes_need() {
         .unwrap();
     assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn the_uploads_page_takes_at_most_a_forms_worth_of_ids() {
+    let stack = Stack::start().await;
+    let content = stack.upload("listed.txt", b"listed").await;
+    let anonymous = reqwest::Client::new();
+    let page = |ids: String| {
+        anonymous
+            .get(stack.url(&format!("/ui/uploads?ids={ids}")))
+            .send()
+    };
+    // The same id twice is listed (and read) once.
+    let twice = page(format!("{0},{0}", content.id)).await.unwrap();
+    assert_eq!(twice.status(), StatusCode::OK);
+    assert!(twice.text().await.unwrap().contains("Uploaded 1 file"));
+    let too_many: Vec<String> = (0..101).map(|_| uuid::Uuid::now_v7().to_string()).collect();
+    for (ids, status) in [
+        (too_many.join(","), StatusCode::BAD_REQUEST),
+        ("not-an-id".to_owned(), StatusCode::BAD_REQUEST),
+    ] {
+        let answer = page(ids).await.unwrap();
+        assert_eq!(answer.status(), status);
+        assert!(answer.text().await.unwrap().contains("Not available"));
+    }
+}
