@@ -375,7 +375,11 @@ async fn kept_bytes_outlive_rot_but_rotten_bytes_are_never_kept() {
 
     let on_disk = rot(&stack, &rotten, true).await;
     for attempt in 0..3 {
-        let response = stack.http.get(&rotten.uri).send().await.unwrap();
+        // Cut before its head is as good an end as cut mid-body: no byte
+        // of the rotten copy reached the client as whole.
+        let Ok(response) = stack.http.get(&rotten.uri).send().await else {
+            continue;
+        };
         if !response.status().is_success() {
             continue;
         }
