@@ -6,18 +6,22 @@
 //!   blocks, as computed while it was written (see [`sums`]): every block
 //!   read is checked against its sum before it is sent, and the scrub checks
 //!   the whole blob against its SHA-256.
-//! - `tmp/`: files being written. A blob or a record lands here, is synced,
-//!   then renamed into place, so a crash leaves either the old file or the
-//!   new one, never half of one. Whatever is in `tmp/` at start-up is debris
-//!   of a crash and is removed.
+//! - `tmp/`: files being written. A blob or a record lands here, then is
+//!   renamed into place, so a crash leaves either the old file or the new
+//!   one, never half of one; a new blob is acknowledged only once a flush
+//!   shared with other writers ([`durable`]) has put it on disk, a
+//!   replacement is synced before it takes the old one's place. Whatever is
+//!   in `tmp/` at start-up is debris of a crash and is removed.
 //!
 //! The work is split by concern: [`write`] streams a body into a blob,
 //! [`quota`] keeps writes within `MAX_STORAGE`, [`blocks`] sums blocks,
-//! [`read`] reads them back checked, [`scrub`] re-reads blobs to find rot.
+//! [`read`] reads them back checked, [`scrub`] re-reads blobs to find rot,
+//! [`durable`] makes many new blobs durable with one flush.
 //! This module opens the store, lists and deletes blobs and keeps the
 //! counters.
 
 mod blocks;
+mod durable;
 mod quota;
 mod read;
 mod scrub;
@@ -34,6 +38,7 @@ use cdn_common::wire::InventoryEntry;
 use tokio::sync::Mutex;
 
 pub use self::blocks::BLOCK;
+use self::durable::GroupSync;
 use self::quota::Space;
 pub use self::read::OpenBlob;
 pub use self::write::WriteError;
@@ -52,6 +57,8 @@ pub struct BlobStore {
     /// replacing and deleting the same key keep the counters and the records
     /// true.
     commit: Mutex<()>,
+    /// Shared flushes that make new blobs durable.
+    group: GroupSync,
     /// Keys whose bytes were found not to match their record: by the last
     /// scrub, or by a read since.
     corrupt: std::sync::Mutex<HashSet<BlobKey>>,
@@ -77,6 +84,7 @@ impl BlobStore {
             space: Space::new(max_bytes),
             objects: AtomicU64::new(0),
             commit: Mutex::new(()),
+            group: GroupSync::start(root)?,
             corrupt: Default::default(),
         };
         let inventory = store.inventory().await?;
@@ -97,6 +105,11 @@ impl BlobStore {
     /// included, since it is taken until they finish).
     pub fn used_bytes(&self) -> u64 {
         self.space.used()
+    }
+
+    /// Flushes made for new blobs so far.
+    pub fn group_flushes(&self) -> u64 {
+        self.group.flushes()
     }
 
     pub fn objects(&self) -> u64 {

@@ -25,6 +25,7 @@ use cdn_common::Sha256;
 use tempfile::{NamedTempFile, TempPath};
 
 use super::blocks::BlockSums;
+use super::durable::Flush;
 
 /// Names the kind of block sums and the block size, so sums of another kind
 /// are never checked against these blocks.
@@ -88,9 +89,16 @@ pub fn read_now(path: &Path) -> Option<Record> {
 /// Writes `record` to a synced temporary file in `tmp_dir`, ready to be
 /// renamed into `sums/`; it is removed if dropped instead. Blocking.
 pub fn prepare(tmp_dir: &Path, record: &Record) -> io::Result<TempPath> {
+    prepare_with(tmp_dir, record, Flush::EachFile)
+}
+
+/// [`prepare`], leaving the sync to a group flush when `flush` says so.
+pub fn prepare_with(tmp_dir: &Path, record: &Record, flush: Flush) -> io::Result<TempPath> {
     let mut file = NamedTempFile::new_in(tmp_dir)?;
     file.write_all(&record.encode())?;
-    file.as_file().sync_all()?;
+    if flush == Flush::EachFile {
+        file.as_file().sync_all()?;
+    }
     Ok(file.into_temp_path())
 }
 

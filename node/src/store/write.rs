@@ -14,6 +14,7 @@ use tempfile::TempPath;
 use tokio::io::AsyncWriteExt;
 
 use super::blocks::{BlockSummer, BlockSums};
+use super::durable::Flush;
 use super::quota::{Full, Reservation};
 use super::sums::{self, Record};
 use super::{BlobStore, blocking, sync_dir};
@@ -47,12 +48,19 @@ impl BlobStore {
         if let Some(len) = expected_len {
             reservation.grow_to(len)?;
         }
+        // A new key shares a group flush; a replacement is synced file by
+        // file before it takes the old blob's place (see `durable`).
+        let flush = if tokio::fs::try_exists(self.path(key)).await? {
+            Flush::EachFile
+        } else {
+            Flush::Group
+        };
         // Both temporary files are removed when dropped, so every early
         // return below leaves nothing in `tmp/`.
         let tmp = self.tmp.clone();
         let (file, blob_tmp) =
             blocking(move || Ok(tempfile::Builder::new().tempfile_in(tmp)?.into_parts())).await?;
-        let (written, blocks) = stream_to_file(file, &mut reservation, body).await?;
+        let (written, blocks) = stream_to_file(file, &mut reservation, body, flush).await?;
         // The body may have been shorter than announced: keep only what is used.
         reservation.shrink_to(written.size);
         let tmp = self.tmp.clone();
@@ -60,7 +68,7 @@ impl BlobStore {
             sha256: written.sha256,
             blocks: Some(blocks),
         };
-        let sum_tmp = blocking(move || sums::prepare(&tmp, &record)).await?;
+        let sum_tmp = blocking(move || sums::prepare_with(&tmp, &record, flush)).await?;
 
         let places = Places {
             blob: self.path(key),
@@ -83,11 +91,13 @@ impl BlobStore {
             }
         }
         drop(commit);
-        // The renames are made durable outside the lock: concurrent writes
-        // then sync their directories together, which the file system
-        // folds into one journal commit, instead of one commit after the
-        // other. Nothing is acknowledged before its own sync is done.
-        blocking(move || places.sync()).await?;
+        // The renames are made durable outside the lock, so concurrent
+        // writes share the disk's flushes instead of taking turns. Nothing
+        // is acknowledged before a flush that covers it.
+        match flush {
+            Flush::Group => self.group.sync().await?,
+            Flush::EachFile => blocking(move || places.sync()).await?,
+        }
         Ok(StoredBlob {
             key: key.clone(),
             size: written.size,
@@ -99,12 +109,13 @@ impl BlobStore {
 }
 
 /// Copies `body` into `file`, reserving space for each chunk before writing
-/// it, and syncs the file. The block sums are taken from the bytes as they
-/// pass, so the file is never read back.
+/// it, and syncs the file unless a group flush will. The block sums are
+/// taken from the bytes as they pass, so the file is never read back.
 async fn stream_to_file<S, E>(
     file: std::fs::File,
     reservation: &mut Reservation<'_>,
     body: S,
+    flush: Flush,
 ) -> Result<(Fingerprint, BlockSums), WriteError>
 where
     S: Stream<Item = Result<Bytes, E>>,
@@ -121,7 +132,9 @@ where
         file.write_all(&chunk).await?;
     }
     file.flush().await?;
-    file.sync_all().await?;
+    if flush == Flush::EachFile {
+        file.sync_all().await?;
+    }
     let fingerprint = body
         .fingerprint()
         .ok_or_else(|| io::Error::other("the body stream did not end"))?;
