@@ -53,6 +53,10 @@ struct Args {
     /// Keep the working directory: logs, wrk reports, every /metrics.
     #[arg(long, env = "BENCH_KEEP", value_parser = clap::builder::FalseyValueParser::new())]
     keep: bool,
+    /// Run only these loads (comma-separated names, e.g.
+    /// `d-upload-4k,a-cold-dist-4k`): to look at one figure closely.
+    #[arg(long, env = "BENCH_ONLY", value_delimiter = ',')]
+    only: Vec<String>,
     /// Record a CPU profile (`perf record`) of the distributor or node
     /// under each of their loads, kept with a text report (implies --keep).
     #[arg(long, env = "BENCH_PROFILE", value_parser = clap::builder::FalseyValueParser::new())]
@@ -69,6 +73,15 @@ pub struct Settings {
     pub big: String,
     pub keep: bool,
     pub profile: bool,
+    /// Empty: every load.
+    pub only: Vec<String>,
+}
+
+impl Settings {
+    /// Whether this run loads `endpoint`.
+    pub fn runs(&self, endpoint: targets::Endpoint) -> bool {
+        self.only.is_empty() || self.only.iter().any(|name| name == endpoint.name())
+    }
 }
 
 impl Args {
@@ -90,7 +103,22 @@ impl Args {
             big,
             keep: self.keep || self.profile,
             profile: self.profile,
+            only: self.only,
         };
+        let known: Vec<&str> = targets::endpoints(targets::TARGETS)
+            .into_iter()
+            .map(targets::Endpoint::name)
+            .collect();
+        if let Some(unknown) = settings
+            .only
+            .iter()
+            .find(|name| !known.contains(&name.as_str()))
+        {
+            anyhow::bail!(
+                "--only: no load is named {unknown:?} (there are {})",
+                known.join(", ")
+            );
+        }
         Ok(settings)
     }
 }
@@ -125,6 +153,11 @@ mod tests {
         let full = settings(&[]).unwrap();
         assert_eq!((full.seconds, full.big.as_str()), (10, "1GiB"));
         let custom = settings(&["--smoke", "--seconds", "5", "--big", "8MiB"]).unwrap();
+        assert!(custom.runs(targets::Endpoint::NginxZipf));
+        let only = settings(&["--only", "d-upload-4k,nginx-4k"]).unwrap();
+        assert!(only.runs(targets::Endpoint::DistUpload));
+        assert!(!only.runs(targets::Endpoint::DistSmall));
+        assert!(settings(&["--only", "e-nothing"]).is_err());
         assert_eq!((custom.seconds, custom.big.as_str()), (5, "8MiB"));
     }
 

@@ -162,7 +162,10 @@ async fn measure(
         )?,
         cold_script: None,
     };
-    let endpoints = targets::endpoints(TARGETS);
+    let endpoints: Vec<Endpoint> = targets::endpoints(TARGETS)
+        .into_iter()
+        .filter(|endpoint| settings.runs(*endpoint))
+        .collect();
     for &endpoint in &endpoints {
         let expected = match endpoint {
             Endpoint::DistSmall
