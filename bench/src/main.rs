@@ -17,8 +17,10 @@
 //!   axum server answering from memory) and the load generator.
 //! - `workload`: the loads over many objects (cold reads, Zipf).
 //! - `report`: the figures and the table.
+//! - `cpu`: each server's CPU time per request, from `/proc`.
 //! - `profile`: `--profile`'s `perf record` of the servers under load.
 
+mod cpu;
 mod limit;
 mod nginx;
 mod profile;

@@ -29,6 +29,11 @@ pub struct Nginx {
 }
 
 impl Nginx {
+    /// The master's process id; its workers are its children.
+    pub fn pid(&self) -> u32 {
+        self.master.id()
+    }
+
     /// Starts nginx serving the files under `root`, with its configuration,
     /// temporary files and error log under `dir`.
     pub fn start(dir: &Path, root: &Path) -> anyhow::Result<Nginx> {

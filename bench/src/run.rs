@@ -10,6 +10,7 @@ use anyhow::{Context, bail, ensure};
 use bytes::Bytes;
 
 use crate::Settings;
+use crate::cpu;
 use crate::limit::Limit;
 use crate::nginx::Nginx;
 use crate::profile;
@@ -221,6 +222,8 @@ async fn measure(
         phases.begin(format!("load {}", endpoint.name()));
         eprintln!("    {}", load.command_line());
         let before = stack.cache_stats().await?;
+        let server = server_pid(servers, endpoint, &load.url);
+        let cpu_before = cpu::of_process_tree(server);
         let saved_as = work.join(format!("{}.wrk", endpoint.name()));
         let recording = match stack.pid_serving(&load.url) {
             Some(pid) if settings.profile => {
@@ -235,6 +238,12 @@ async fn measure(
             eprintln!("    profile: {}", written.display());
         }
         let mut report = report.with_context(|| format!("load {}", endpoint.name()))?;
+        let cpu_spent = cpu::of_process_tree(server).saturating_sub(cpu_before);
+        eprintln!(
+            "    {}: {:.0} µs of CPU per request",
+            endpoint.server(),
+            cpu_spent.as_secs_f64() * 1e6 / report.requests.max(1) as f64
+        );
         if endpoint == Endpoint::DistCold {
             // The threads stop when every object was read once, long before
             // wrk's duration ends: the script's own timing counts.
@@ -250,6 +259,7 @@ async fn measure(
             }
         }
         measured.loads.insert(endpoint, report);
+        print_peaks(stack);
     }
 
     phases.begin(format!(
@@ -257,11 +267,34 @@ async fn measure(
         settings.big
     ));
     measured.transfer = Some(stack.transfer(&settings.big).await?);
+    print_peaks(stack);
 
     phases.begin("reading every /metrics and the peak memory");
     stack.check_metrics(work).await?;
     measured.peak_rss = stack.peak_rss();
     Ok(measured)
+}
+
+/// The process that answers `endpoint`'s load: the limit runs in this one.
+fn server_pid(servers: &Servers<'_>, endpoint: Endpoint, url: &str) -> u32 {
+    match endpoint.server() {
+        "nginx" => servers.nginx.pid(),
+        "limit" => std::process::id(),
+        _ => servers
+            .stack
+            .pid_serving(url)
+            .unwrap_or_else(std::process::id),
+    }
+}
+
+/// Each service's peak memory so far, to see which phase set it.
+fn print_peaks(stack: &Stack) {
+    let peaks: Vec<String> = stack
+        .peak_rss()
+        .iter()
+        .map(|(service, mib)| format!("{service} {mib:.1}"))
+        .collect();
+    eprintln!("    peak RSS so far, MiB: {}", peaks.join(", "));
 }
 
 fn data_path(id: &str) -> String {

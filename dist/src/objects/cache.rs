@@ -39,7 +39,7 @@ const ENTRY_OVERHEAD: u64 = 256;
 /// KiB of objects being loaded at once, outside `CACHE_SIZE` until kept:
 /// past it a miss streams from the copies instead, so a burst of distinct
 /// misses cannot hold unbounded memory.
-const LOADING_KIB: u32 = 32 * 1024;
+const LOADING_KIB: u32 = 16 * 1024;
 
 /// One object's bytes, as one version's blob holds them.
 struct Entry {
