@@ -10,7 +10,7 @@
 //! `syncfs` that started after its renames. Until then a crash may leave a
 //! new blob's name with less than its bytes; such a blob was never
 //! acknowledged, so the distributor never recorded it: it is listed as
-//! stray and removed, and its block sums would refuse its bytes anyway.
+//! stray, never read, and removed.
 //! Blobs that replace others keep syncing file by file (see `write`), so a
 //! crash cannot cost bytes that were acknowledged before.
 
