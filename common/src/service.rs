@@ -12,6 +12,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::env::{self, EnvError, Setting, Vars};
 
+/// Log lines waiting for the writer thread, at most: more than a second of
+/// requests at full speed. Each slot is allocated up front.
+const BUFFERED_LOG_LINES: usize = 16 * 1024;
+
 /// Logs to stderr: one human-readable line per event, or JSON when
 /// `LOG_FORMAT=json` (one object per line, the event's fields at the top
 /// level). `RUST_LOG` picks the level (default `info`); the per-request
@@ -24,7 +28,10 @@ use crate::env::{self, EnvError, Setting, Vars};
 /// out what is buffered.
 pub fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(BUFFERED_LOG_LINES)
+        .lossy(true)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
