@@ -29,6 +29,16 @@ pub const SETTINGS: &[Setting] = &[
         about: "Address to serve on; port 0 takes a free port, printed on stdout.",
     },
     Setting {
+        name: "S3_LISTEN_ADDR",
+        default: Some("0.0.0.0:9000"),
+        about: "Address the S3-compatible API serves on; port 0 takes a free port.",
+    },
+    Setting {
+        name: "S3_REGION",
+        default: Some("us-east-1"),
+        about: "The region the S3-compatible API names itself (GetBucketLocation, HeadBucket).",
+    },
+    Setting {
         name: "REPLICATION",
         default: Some("1"),
         about: "Copies kept of each object, 1 to the number of nodes.",
@@ -148,6 +158,9 @@ pub const SETTINGS: &[Setting] = &[
 pub struct Config {
     pub database_url: String,
     pub listen_addr: SocketAddr,
+    /// Where the S3-compatible API serves, and the region it names.
+    pub s3_listen_addr: SocketAddr,
+    pub s3_region: String,
     pub nodes: Vec<NodeAddress>,
     /// How often every node's `/stats` is polled.
     pub poll_interval: Duration,
@@ -269,6 +282,8 @@ impl Service for Config {
         Ok(Config {
             database_url: vars.required("DATABASE_URL")?,
             listen_addr: vars.parse("LISTEN_ADDR")?,
+            s3_listen_addr: vars.parse("S3_LISTEN_ADDR")?,
+            s3_region: vars.parse_with("S3_REGION", parse_region)?,
             nodes,
             poll_interval,
             down_after: vars
@@ -322,6 +337,16 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         return Err("must be at least 10ms".into());
     }
     Ok(interval)
+}
+
+/// An AWS-style region name: `us-east-1`, `eu-central-2`, `local`.
+fn parse_region(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if text.is_empty() || text.len() > 32 || !text.chars().all(plain) {
+        return Err("must be 1 to 32 lower-case letters, digits and dashes".into());
+    }
+    Ok(text.to_owned())
 }
 
 /// A size from 1 KiB up, as a byte count.

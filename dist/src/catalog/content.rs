@@ -8,6 +8,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::changes::announce;
+use super::keyed::NewEntry;
 use super::{Catalog, ContentRecord, ContentRow, NewBytes, SELECT_CONTENT, StrayBlob};
 
 /// A change of name, type or visibility; `None` keeps what is there.
@@ -38,31 +39,19 @@ impl Catalog {
     }
 
     /// Adds a new object whose bytes are already on their nodes.
+    /// `None` when its bucket and key are taken (or the bucket is gone).
     pub async fn insert(
         &self,
         id: Uuid,
-        filename: String,
-        content_type: String,
-        visibility: Visibility,
+        entry: NewEntry,
         bytes: NewBytes,
-    ) -> Result<ContentRecord, sqlx::Error> {
+    ) -> Result<Option<ContentRecord>, sqlx::Error> {
         self.to_completion(move |catalog| async move {
             let mut tx = catalog.pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO content
-                     (id, filename, content_type, size, sha256, blob_key, visibility)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(filename)
-            .bind(content_type)
-            .bind(bytes.size as i64)
-            .bind(bytes.sha256)
-            .bind(&bytes.blob_key)
-            .bind(visibility)
-            .execute(&mut *tx)
-            .await?;
-            commit_version(tx, id, &bytes).await
+            if !insert_row(&mut tx, id, &entry, &bytes).await? {
+                return Ok(None);
+            }
+            commit_version(tx, id, &bytes).await.map(Some)
         })
         .await
     }
@@ -88,7 +77,7 @@ impl Catalog {
                      filename = coalesce($2, filename),
                      content_type = coalesce($3, content_type),
                      size = $4, sha256 = $5, blob_key = $6,
-                     visibility = coalesce($7, visibility),
+                     visibility = coalesce($7, visibility), md5 = $8,
                      version = version + 1, updated_at = now()
                  WHERE id = $1",
             )
@@ -99,6 +88,7 @@ impl Catalog {
             .bind(bytes.sha256)
             .bind(&bytes.blob_key)
             .bind(change.visibility)
+            .bind(&bytes.md5)
             .execute(&mut *tx)
             .await?;
             announce(&mut *tx, &[id]).await?;
@@ -162,6 +152,39 @@ impl Catalog {
     }
 }
 
+/// Inserts the row of a new object, in a bucket that exists (locked
+/// against removal until the transaction ends). `false` when the bucket
+/// is gone or the key is taken.
+pub(super) async fn insert_row(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    entry: &NewEntry,
+    bytes: &NewBytes,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO content
+             (id, filename, content_type, size, sha256, md5, blob_key, visibility,
+              bucket, key, headers)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, b.name, $10, $11
+         FROM (SELECT name FROM bucket WHERE name = $9 FOR SHARE) b
+         ON CONFLICT (bucket, key) DO NOTHING",
+    )
+    .bind(id)
+    .bind(&entry.filename)
+    .bind(&entry.content_type)
+    .bind(bytes.size as i64)
+    .bind(bytes.sha256)
+    .bind(&bytes.md5)
+    .bind(&bytes.blob_key)
+    .bind(entry.visibility)
+    .bind(&entry.bucket)
+    .bind(&entry.key)
+    .bind(sqlx::types::Json(&entry.headers))
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
 /// The object as PostgreSQL has it now (or as `executor`'s transaction
 /// sees it).
 async fn fetch<'e>(
@@ -177,7 +200,7 @@ async fn fetch<'e>(
 
 /// Records the copies of the version just written, commits, and answers
 /// with that version as the transaction saw it.
-async fn commit_version(
+pub(super) async fn commit_version(
     mut tx: Transaction<'_, Postgres>,
     id: Uuid,
     bytes: &NewBytes,
@@ -212,7 +235,7 @@ async fn adopt_copies(
 
 /// Locks the object's row, drops its copy records and lists the copies as
 /// stray, due now; `None` when the object does not exist.
-async fn retire_copies(
+pub(super) async fn retire_copies(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
 ) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {

@@ -154,6 +154,9 @@ mod tests {
             updated_at: Utc::now(),
             replicas: Vec::new(),
             visibility: Default::default(),
+            key: id.to_string(),
+            md5: None,
+            headers: Default::default(),
         }
     }
 

@@ -10,14 +10,19 @@
 //! - `strays`: blobs on nodes that nothing points at (`stray_blob`), to
 //!   be removed.
 //! - `tokens`: API tokens by their secret's hash, and the key presigned
-//!   links are signed with.
+//!   links are signed with; `access_keys`: the S3 API's access keys.
+//! - `buckets`: S3 buckets; `keyed`: objects by bucket and key (put as
+//!   create-or-replace, and listings in key order).
 //! - `memory`: the objects read, kept until a change forgets them, so
 //!   hot reads skip the database; `changes`: every change announced to
 //!   all distributors (`NOTIFY`), and followed (`LISTEN`).
 
+mod access_keys;
+mod buckets;
 mod changes;
 mod content;
 mod copies;
+mod keyed;
 mod listing;
 mod memory;
 mod strays;
@@ -31,9 +36,13 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
+pub use access_keys::AccessKeyRecord;
+pub use buckets::BucketRemoval;
+pub use buckets::{BucketRecord, DEFAULT_BUCKET};
 pub use changes::ChangeFollower;
 pub use content::MetadataChange;
 pub use copies::Replication;
+pub use keyed::{KeyPageRequest, KeyedWrite, NewEntry};
 pub use listing::{After, ContentFilter, PageRequest, SortKey};
 pub use memory::{ForgetHook, Forgotten};
 pub use strays::StrayBlob;
@@ -66,7 +75,17 @@ pub struct ContentRecord {
     pub updated_at: DateTime<Utc>,
     pub replicas: Vec<ReplicaRecord>,
     pub visibility: Visibility,
+    /// The S3 key it is found under in its bucket (native uploads: their
+    /// id, in the default bucket).
+    pub key: String,
+    /// Hex MD5 of the bytes, when known: the S3 ETag.
+    pub md5: Option<String>,
+    /// The S3 headers kept with the object, by lowercase name.
+    pub headers: ObjectHeaders,
 }
+
+/// Headers an S3 writer sent that are given back on reads.
+pub type ObjectHeaders = std::collections::BTreeMap<String, String>;
 
 /// What is known of one copy.
 #[derive(Clone, Debug)]
@@ -109,6 +128,8 @@ pub struct NewBytes {
     pub blob_key: BlobKey,
     pub size: u64,
     pub sha256: Sha256,
+    /// Hex MD5 of the same bytes.
+    pub md5: String,
     /// The nodes that confirmed a whole copy.
     pub nodes: Vec<NodeId>,
 }
@@ -127,6 +148,9 @@ struct ContentRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     visibility: Visibility,
+    key: String,
+    md5: Option<String>,
+    headers: sqlx::types::Json<ObjectHeaders>,
     replica_nodes: Vec<NodeId>,
     replica_states: Vec<ReplicaState>,
 }
@@ -152,6 +176,9 @@ impl From<ContentRow> for ContentRecord {
             updated_at: row.updated_at,
             replicas,
             visibility: row.visibility,
+            key: row.key,
+            md5: row.md5,
+            headers: row.headers.0,
         }
     }
 }
@@ -159,7 +186,7 @@ impl From<ContentRow> for ContentRecord {
 /// Reads `ContentRow`s from `content c`; a query adds its own conditions.
 const SELECT_CONTENT: &str = "
     SELECT c.id, c.filename, c.content_type, c.size, c.sha256, c.version, c.blob_key,
-           c.created_at, c.updated_at, c.visibility,
+           c.created_at, c.updated_at, c.visibility, c.key, c.md5, c.headers,
            coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states
     FROM content c
     LEFT JOIN LATERAL (

@@ -12,9 +12,15 @@
 //! - `read`: reading bytes from the copies, with failover, or from `cache`.
 //! - `cache`: hot objects' bytes kept whole in memory.
 //! - `placements`: where the latest writes went and why, for the dashboard.
+//! - `buckets`, `keyed`: S3's buckets, and objects by bucket and key (put
+//!   as create-or-replace, copy, listings with common prefixes); `etag`:
+//!   the MD5 of an upload, taken on the write's one pass.
 
+mod buckets;
 mod cache;
+mod etag;
 mod fanout;
+mod keyed;
 mod placements;
 mod read;
 mod replicate;
@@ -34,6 +40,7 @@ use crate::metrics::ReplicaHealth;
 use placements::RecentPlacements;
 
 pub use cache::HotObjects;
+pub use keyed::{KeyListing, KeyedObject, ListRequest};
 pub use replicate::{BlobSpec, Owner};
 pub use write::NewObject;
 
