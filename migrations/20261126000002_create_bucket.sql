@@ -18,17 +18,18 @@ INSERT INTO bucket (name) VALUES ('content');
 -- S3 headers kept with the object (Content-Disposition, Content-Encoding,
 -- Cache-Control, x-amz-meta-*), as a JSON object of lowercase names.
 ALTER TABLE content
-    ADD COLUMN bucket  text  REFERENCES bucket (name),
+    ADD COLUMN bucket     text  REFERENCES bucket (name),
     -- S3 lists keys in byte order: the "C" collation compares UTF-8 bytes.
-    ADD COLUMN key     text COLLATE "C",
-    ADD COLUMN md5     text,
-    ADD COLUMN headers jsonb NOT NULL DEFAULT '{}';
+    -- Not just "key": a bare `key` in older queries names something else.
+    ADD COLUMN object_key text COLLATE "C",
+    ADD COLUMN md5        text,
+    ADD COLUMN headers    jsonb NOT NULL DEFAULT '{}';
 
-UPDATE content SET bucket = 'content', key = id::text;
+UPDATE content SET bucket = 'content', object_key = id::text;
 
 ALTER TABLE content
     ALTER COLUMN bucket SET NOT NULL,
-    ALTER COLUMN key SET NOT NULL,
-    ADD CONSTRAINT content_key_length CHECK (octet_length(key) BETWEEN 1 AND 1024);
+    ALTER COLUMN object_key SET NOT NULL,
+    ADD CONSTRAINT content_key_length CHECK (octet_length(object_key) BETWEEN 1 AND 1024);
 
-CREATE UNIQUE INDEX content_by_bucket_key ON content (bucket, key);
+CREATE UNIQUE INDEX content_by_bucket_key ON content (bucket, object_key);

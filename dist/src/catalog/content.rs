@@ -164,10 +164,10 @@ pub(super) async fn insert_row(
     let inserted = sqlx::query(
         "INSERT INTO content
              (id, filename, content_type, size, sha256, md5, blob_key, visibility,
-              bucket, key, headers)
+              bucket, object_key, headers)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, b.name, $10, $11
          FROM (SELECT name FROM bucket WHERE name = $9 FOR SHARE) b
-         ON CONFLICT (bucket, key) DO NOTHING",
+         ON CONFLICT (bucket, object_key) DO NOTHING",
     )
     .bind(id)
     .bind(&entry.filename)

@@ -69,7 +69,7 @@ impl Catalog {
                     return Ok(KeyedWrite::NoBucket);
                 }
                 let existing: Option<Uuid> = sqlx::query_scalar(
-                    "SELECT id FROM content WHERE bucket = $1 AND key = $2 FOR UPDATE",
+                    "SELECT id FROM content WHERE bucket = $1 AND object_key = $2 FOR UPDATE",
                 )
                 .bind(&entry.bucket)
                 .bind(&entry.key)
@@ -122,7 +122,7 @@ impl Catalog {
         key: &str,
     ) -> Result<Option<ContentRecord>, sqlx::Error> {
         let id: Option<Uuid> =
-            sqlx::query_scalar("SELECT id FROM content WHERE bucket = $1 AND key = $2")
+            sqlx::query_scalar("SELECT id FROM content WHERE bucket = $1 AND object_key = $2")
                 .bind(bucket)
                 .bind(key)
                 .fetch_optional(&self.pool)
@@ -148,24 +148,24 @@ impl Catalog {
         query.push_bind(bucket.to_owned());
         if !prefix.is_empty() {
             // The range lets the (bucket, key) index find the first one.
-            query.push(" AND c.key >= ");
+            query.push(" AND c.object_key >= ");
             query.push_bind(prefix.to_owned());
-            query.push(" AND starts_with(c.key, ");
+            query.push(" AND starts_with(c.object_key, ");
             query.push_bind(prefix.to_owned());
             query.push(")");
         }
         match start {
             Some(KeyPageRequest::After(key)) => {
-                query.push(" AND c.key > ");
+                query.push(" AND c.object_key > ");
                 query.push_bind(key.clone());
             }
             Some(KeyPageRequest::From(key)) => {
-                query.push(" AND c.key >= ");
+                query.push(" AND c.object_key >= ");
                 query.push_bind(key.clone());
             }
             None => {}
         }
-        query.push(" ORDER BY c.key LIMIT ");
+        query.push(" ORDER BY c.object_key LIMIT ");
         query.push_bind(limit);
         let rows: Vec<ContentRow> = query.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows.into_iter().map(ContentRecord::from).collect())

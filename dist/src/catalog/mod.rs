@@ -186,7 +186,7 @@ impl From<ContentRow> for ContentRecord {
 /// Reads `ContentRow`s from `content c`; a query adds its own conditions.
 const SELECT_CONTENT: &str = "
     SELECT c.id, c.filename, c.content_type, c.size, c.sha256, c.version, c.blob_key,
-           c.created_at, c.updated_at, c.visibility, c.key, c.md5, c.headers,
+           c.created_at, c.updated_at, c.visibility, c.object_key AS key, c.md5, c.headers,
            coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states
     FROM content c
     LEFT JOIN LATERAL (
