@@ -1,7 +1,8 @@
 //! `cdn-bench`: the mini CDN's benchmark. It starts the real stack on
 //! loopback (a throwaway PostgreSQL with `fsync` on, three `cdn-node` and
 //! one `cdn-dist`, the release binaries next to this one) beside nginx
-//! serving the very same bytes, loads each with wrk, times one big
+//! serving the very same bytes and a bare in-memory axum server (the
+//! limit), loads each with wrk, times one big
 //! transfer with `cdn bench`, and prints one markdown table.
 //!
 //! It exits non-zero when something did not work (a service did not start,
@@ -12,14 +13,20 @@
 //! - `run`: the phases, in order, each timed.
 //! - `targets`: the table of targets; the loads to run follow from it.
 //! - `stack`: PostgreSQL, the nodes and the distributor, the objects.
-//! - `nginx`, `wrk`: the yardstick and the load generator.
+//! - `nginx`, `limit`, `wrk`: the yardsticks (nginx serving files, a bare
+//!   axum server answering from memory) and the load generator.
+//! - `workload`: the loads over many objects (cold reads, Zipf).
 //! - `report`: the figures and the table.
+//! - `profile`: `--profile`'s `perf record` of the servers under load.
 
+mod limit;
 mod nginx;
+mod profile;
 mod report;
 mod run;
 mod stack;
 mod targets;
+mod workload;
 mod wrk;
 
 use std::process::ExitCode;
@@ -46,6 +53,10 @@ struct Args {
     /// Keep the working directory: logs, wrk reports, every /metrics.
     #[arg(long, env = "BENCH_KEEP", value_parser = clap::builder::FalseyValueParser::new())]
     keep: bool,
+    /// Record a CPU profile (`perf record`) of the distributor or node
+    /// under each of their loads, kept with a text report (implies --keep).
+    #[arg(long, env = "BENCH_PROFILE", value_parser = clap::builder::FalseyValueParser::new())]
+    profile: bool,
 }
 
 /// How this run goes, from the flags and their `BENCH_*` variables.
@@ -57,6 +68,7 @@ pub struct Settings {
     /// As given, e.g. `64MiB`: `cdn bench --size` takes it as it is.
     pub big: String,
     pub keep: bool,
+    pub profile: bool,
 }
 
 impl Args {
@@ -76,7 +88,8 @@ impl Args {
             seconds: self.seconds.unwrap_or(seconds).max(1),
             connections: self.connections.max(1),
             big,
-            keep: self.keep,
+            keep: self.keep || self.profile,
+            profile: self.profile,
         };
         Ok(settings)
     }

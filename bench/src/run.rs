@@ -7,11 +7,16 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail, ensure};
 
+use bytes::Bytes;
+
 use crate::Settings;
+use crate::limit::Limit;
 use crate::nginx::Nginx;
-use crate::report::{self, Measurements};
-use crate::stack::{Stack, cdn_binary};
+use crate::profile;
+use crate::report::{self, Labels, Measurements};
+use crate::stack::{REPLICATION, Stack, cdn_binary};
 use crate::targets::{self, Endpoint, LARGE, SMALL, TARGETS};
+use crate::workload::{self, Zipf};
 use crate::wrk;
 
 /// Runs the benchmark; a Ctrl-C or SIGTERM ends it early, and every
@@ -27,7 +32,7 @@ pub async fn until_interrupted(settings: Settings) -> anyhow::Result<()> {
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let mut phases = Phases::default();
-    phases.begin("checking tools and binaries");
+    phases.begin("checking tools and binaries, writing the objects");
     let cdn = cdn_binary()?;
     let wrk_version = wrk_version()?;
     let nginx_version = Nginx::version();
@@ -35,23 +40,24 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     work.disable_cleanup(settings.keep);
     // nginx's workers run as an unprivileged user and must read the files.
     std::fs::set_permissions(work.path(), std::fs::Permissions::from_mode(0o755))?;
-    let objects = Objects::write(work.path())?;
+    let zipf = Zipf::new(settings.smoke);
+    let objects = Objects::write(work.path(), &zipf)?;
+    // The Zipf workload's rule: a tenth of its data fits in the cache.
+    let cache_size = objects.zipf_bytes() / 10;
 
     phases.begin("starting PostgreSQL (fsync on), three nodes and the distributor");
-    let mut stack = Stack::start(cdn).await?;
+    let mut stack = Stack::start(cdn, cache_size).await?;
 
-    phases.begin("starting nginx");
+    phases.begin("starting nginx and the limit");
     let nginx = Nginx::start(&work.path().join("nginx"), &objects.www)?;
+    let limit = Limit::start(objects.small.clone(), objects.large.clone()).await?;
 
-    let measured = measure(
-        &settings,
-        &stack,
-        &nginx,
-        &objects,
-        work.path(),
-        &mut phases,
-    )
-    .await;
+    let servers = Servers {
+        stack: &stack,
+        nginx: &nginx,
+        limit: &limit,
+    };
+    let measured = measure(&settings, &servers, &objects, work.path(), &mut phases).await;
     phases.end();
     if settings.keep {
         stack.keep_dir();
@@ -61,13 +67,14 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             stack.dir().display()
         );
     }
-    let measured = match measured {
+    let mut measured = match measured {
         Ok(measured) => measured,
         Err(err) => {
             stack.print_log_tails();
             return Err(err);
         }
     };
+    measured.cache_mib = cache_size as f64 / (1024.0 * 1024.0);
 
     // The table goes to stdout, alone, so it can be pasted as it is.
     let mode = if settings.smoke {
@@ -76,72 +83,169 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         "full"
     };
     println!(
-        "\nMini CDN benchmark, {mode}: {} ({}), {} s per phase, {} connections, wrk {wrk_version}, {nginx_version}\n",
+        "\nMini CDN benchmark, {mode}: {} ({}), {} s per phase, {} connections, wrk {wrk_version}, {nginx_version}, REPLICATION={REPLICATION}, CACHE_SIZE={:.1} MiB\n",
         cores(),
         cpu_model(),
         settings.seconds,
         settings.connections,
+        measured.cache_mib,
     );
-    println!("{}", report::table(TARGETS, &measured, &settings.big));
+    let labels = Labels {
+        big: settings.big.clone(),
+        zipf: zipf.label(),
+    };
+    println!("{}", report::table(TARGETS, &measured, &labels));
     println!("{}", report::timings(&phases.done));
     Ok(())
+}
+
+/// Everything that answers loads.
+struct Servers<'a> {
+    stack: &'a Stack,
+    nginx: &'a Nginx,
+    limit: &'a Limit,
 }
 
 /// Every phase that talks to the running servers: the objects and their
 /// bytes, each load, the big transfer, the metrics and memory.
 async fn measure(
     settings: &Settings,
-    stack: &Stack,
-    nginx: &Nginx,
+    servers: &Servers<'_>,
     objects: &Objects,
     work: &Path,
     phases: &mut Phases,
 ) -> anyhow::Result<Measurements> {
-    phases.begin("uploading the objects and checking every server's bytes");
-    let small_id = stack.upload("small.bin", objects.small.clone()).await?;
-    let large_id = stack.upload("large.bin", objects.large.clone()).await?;
-    let mut urls = Urls {
+    let Servers {
+        stack,
+        nginx,
+        limit,
+    } = servers;
+    phases.begin(format!(
+        "uploading the objects ({} for the Zipf workload) and checking every server's bytes",
+        objects.zipf.len()
+    ));
+    let small_id = stack.upload("small.bin", objects.small.to_vec()).await?;
+    let large_id = stack.upload("large.bin", objects.large.to_vec()).await?;
+    let zipf_ids = stack.upload_all("zipf", objects.zipf.clone()).await?;
+    let zipf_data_paths: Vec<String> = zipf_ids.iter().map(|id| data_path(id)).collect();
+    let zipf_file_paths: Vec<String> = (0..zipf_ids.len())
+        .map(|rank| format!("/zipf/{rank}.bin"))
+        .collect();
+    let mut loads = Loads {
         dist_small: stack.data_url(&small_id),
         node_small: stack.node_url(&small_id).await?,
         nginx_small: format!("{}/small.bin", nginx.url),
+        limit_small: format!("{}/small.bin", limit.url),
         dist_large: stack.data_url(&large_id),
         nginx_large: format!("{}/large.bin", nginx.url),
+        limit_large: format!("{}/large.bin", limit.url),
         dist_upload: format!("{}/content?filename=bench-4k.bin", stack.dist_url()),
+        dist: stack.dist_url().to_owned(),
+        nginx: nginx.url.clone(),
+        upload_script: workload::save(
+            work,
+            "upload.lua",
+            &format!(
+                "{UPLOAD_SCRIPT}wrk.headers[\"Authorization\"] = \"Bearer {}\"\n",
+                stack.token()
+            ),
+        )?,
+        dist_zipf_script: workload::save(
+            work,
+            "zipf-dist.lua",
+            &objects.zipf_shape.script(&zipf_data_paths),
+        )?,
+        nginx_zipf_script: workload::save(
+            work,
+            "zipf-nginx.lua",
+            &objects.zipf_shape.script(&zipf_file_paths),
+        )?,
+        cold_script: None,
     };
     let endpoints = targets::endpoints(TARGETS);
     for &endpoint in &endpoints {
         let expected = match endpoint {
-            Endpoint::DistSmall | Endpoint::NodeSmall | Endpoint::NginxSmall => &objects.small,
-            Endpoint::DistLarge | Endpoint::NginxLarge => &objects.large,
-            Endpoint::DistUpload => continue,
+            Endpoint::DistSmall
+            | Endpoint::NodeSmall
+            | Endpoint::NginxSmall
+            | Endpoint::LimitSmall => &objects.small[..],
+            Endpoint::DistLarge | Endpoint::NginxLarge | Endpoint::LimitLarge => &objects.large[..],
+            Endpoint::DistUpload
+            | Endpoint::DistCold
+            | Endpoint::DistZipf
+            | Endpoint::NginxZipf => {
+                continue;
+            }
         };
-        stack.expect_bytes(urls.of(endpoint), expected).await?;
+        stack.expect_bytes(&loads.url(endpoint), expected).await?;
+    }
+    // The most and the least popular of the Zipf objects, from both.
+    for rank in [0, zipf_ids.len() - 1] {
+        let expected = &objects.zipf[rank];
+        stack
+            .expect_bytes(&stack.data_url(&zipf_ids[rank]), expected)
+            .await?;
+        let file = format!("{}{}", nginx.url, zipf_file_paths[rank]);
+        stack.expect_bytes(&file, expected).await?;
     }
 
     let mut measured = Measurements::default();
-    let upload_script = work.join("upload.lua");
-    let script = format!(
-        "{UPLOAD_SCRIPT}wrk.headers[\"Authorization\"] = \"Bearer {}\"\n",
-        stack.token()
-    );
-    std::fs::write(&upload_script, script)?;
     for endpoint in endpoints {
-        if endpoint == Endpoint::NodeSmall {
+        match endpoint {
             // A signed node URL lasts a minute: a fresh one for each load.
-            urls.node_small = stack.node_url(&small_id).await?;
+            Endpoint::NodeSmall => loads.node_small = stack.node_url(&small_id).await?,
+            Endpoint::DistCold => {
+                // The upload phase's objects, never read so far.
+                let paths: Vec<String> = stack
+                    .ids_named("bench-4k")
+                    .await?
+                    .iter()
+                    .map(|id| data_path(id))
+                    .collect();
+                ensure!(!paths.is_empty(), "the upload phase stored nothing to read");
+                eprintln!("    {} objects to read once each", paths.len());
+                let script = workload::each_once_script(&paths);
+                loads.cold_script = Some(workload::save(work, "cold.lua", &script)?);
+            }
+            _ => {}
         }
         let load = wrk::Load {
-            url: urls.of(endpoint).to_owned(),
+            url: loads.url(endpoint),
             seconds: settings.seconds,
             connections: settings.connections,
-            script: (endpoint == Endpoint::DistUpload).then(|| upload_script.clone()),
+            script: loads.script(endpoint),
         };
         phases.begin(format!("load {}", endpoint.name()));
         eprintln!("    {}", load.command_line());
+        let before = stack.cache_stats().await?;
         let saved_as = work.join(format!("{}.wrk", endpoint.name()));
-        let report = wrk::run(&load, &saved_as)
-            .await
-            .with_context(|| format!("load {}", endpoint.name()))?;
+        let recording = match stack.pid_serving(&load.url) {
+            Some(pid) if settings.profile => {
+                let data = work.join(format!("{}.perf", endpoint.name()));
+                Some(profile::Recording::start(pid, &data)?)
+            }
+            _ => None,
+        };
+        let report = wrk::run(&load, &saved_as).await;
+        if let Some(recording) = recording {
+            let written = recording.finish().await?;
+            eprintln!("    profile: {}", written.display());
+        }
+        let mut report = report.with_context(|| format!("load {}", endpoint.name()))?;
+        if endpoint == Endpoint::DistCold {
+            // The threads stop when every object was read once, long before
+            // wrk's duration ends: the script's own timing counts.
+            report.requests_per_second =
+                workload::each_once_rate(&std::fs::read_to_string(&saved_as)?)?;
+        }
+        if endpoint == Endpoint::DistZipf {
+            let after = stack.cache_stats().await?;
+            let hits = after.hits.saturating_sub(before.hits) as f64;
+            let misses = after.misses.saturating_sub(before.misses) as f64;
+            if hits + misses > 0.0 {
+                measured.zipf_hit_percent = Some(100.0 * hits / (hits + misses));
+            }
+        }
         measured.loads.insert(endpoint, report);
     }
 
@@ -157,25 +261,41 @@ async fn measure(
     Ok(measured)
 }
 
-/// The small and the large object, also as files for nginx.
+fn data_path(id: &str) -> String {
+    format!("/content/{id}/data")
+}
+
+/// The objects the loads read, also as files for nginx.
 struct Objects {
-    small: Vec<u8>,
-    large: Vec<u8>,
-    /// nginx's root: `small.bin` and `large.bin`.
+    small: Bytes,
+    large: Bytes,
+    zipf_shape: Zipf,
+    /// The Zipf workload's objects, most popular first.
+    zipf: Vec<Vec<u8>>,
+    /// nginx's root: `small.bin`, `large.bin` and `zipf/{rank}.bin`.
     www: PathBuf,
 }
 
 impl Objects {
-    fn write(work: &Path) -> anyhow::Result<Objects> {
+    fn write(work: &Path, zipf_shape: &Zipf) -> anyhow::Result<Objects> {
         let objects = Objects {
-            small: random_bytes(SMALL),
-            large: random_bytes(LARGE),
+            small: random_bytes(SMALL).into(),
+            large: random_bytes(LARGE).into(),
+            zipf_shape: *zipf_shape,
+            zipf: zipf_shape.sizes().into_iter().map(random_bytes).collect(),
             www: work.join("www"),
         };
-        std::fs::create_dir(&objects.www)?;
+        std::fs::create_dir_all(objects.www.join("zipf"))?;
         std::fs::write(objects.www.join("small.bin"), &objects.small)?;
         std::fs::write(objects.www.join("large.bin"), &objects.large)?;
+        for (rank, bytes) in objects.zipf.iter().enumerate() {
+            std::fs::write(objects.www.join(format!("zipf/{rank}.bin")), bytes)?;
+        }
         Ok(objects)
+    }
+
+    fn zipf_bytes(&self) -> u64 {
+        self.zipf.iter().map(|bytes| bytes.len() as u64).sum()
     }
 }
 
@@ -185,25 +305,50 @@ wrk.body = string.rep("0123456789abcdef", 256)
 wrk.headers["Content-Type"] = "application/octet-stream"
 "#;
 
-/// Where each endpoint is, once the objects are uploaded.
-struct Urls {
+/// Where each load goes, and the scripts that shape the scripted ones.
+struct Loads {
     dist_small: String,
     node_small: String,
     nginx_small: String,
+    limit_small: String,
     dist_large: String,
     nginx_large: String,
+    limit_large: String,
     dist_upload: String,
+    /// The servers whose scripts name the paths.
+    dist: String,
+    nginx: String,
+    upload_script: PathBuf,
+    dist_zipf_script: PathBuf,
+    nginx_zipf_script: PathBuf,
+    /// Written once the uploads it reads exist.
+    cold_script: Option<PathBuf>,
 }
 
-impl Urls {
-    fn of(&self, endpoint: Endpoint) -> &str {
-        match endpoint {
+impl Loads {
+    fn url(&self, endpoint: Endpoint) -> String {
+        let url = match endpoint {
             Endpoint::DistSmall => &self.dist_small,
             Endpoint::NodeSmall => &self.node_small,
             Endpoint::NginxSmall => &self.nginx_small,
+            Endpoint::LimitSmall => &self.limit_small,
             Endpoint::DistLarge => &self.dist_large,
             Endpoint::NginxLarge => &self.nginx_large,
+            Endpoint::LimitLarge => &self.limit_large,
             Endpoint::DistUpload => &self.dist_upload,
+            Endpoint::DistCold | Endpoint::DistZipf => &self.dist,
+            Endpoint::NginxZipf => &self.nginx,
+        };
+        url.clone()
+    }
+
+    fn script(&self, endpoint: Endpoint) -> Option<PathBuf> {
+        match endpoint {
+            Endpoint::DistUpload => Some(self.upload_script.clone()),
+            Endpoint::DistCold => self.cold_script.clone(),
+            Endpoint::DistZipf => Some(self.dist_zipf_script.clone()),
+            Endpoint::NginxZipf => Some(self.nginx_zipf_script.clone()),
+            _ => None,
         }
     }
 }

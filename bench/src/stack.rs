@@ -7,6 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
+use cdn_common::wire::{CacheStats, ClusterStats, ContentList, MAX_PAGE};
+use futures::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use testkit::postgres::{PgOptions, PgServer};
@@ -25,6 +27,12 @@ const SLOWEST_TRANSFER_BYTES_PER_SECOND: u64 = 10_000_000;
 const LOG_TAIL_LINES: usize = 20;
 
 const MIB: f64 = 1024.0 * 1024.0;
+
+/// Copies of each upload.
+pub const REPLICATION: usize = 2;
+
+/// Uploads in flight at once while storing many objects.
+const UPLOADS_IN_FLIGHT: usize = 16;
 
 /// The `cdn` command, after checking that every release binary the run
 /// needs is there: the harness starts the services from the directory of
@@ -54,19 +62,22 @@ pub struct Stack {
 impl Stack {
     /// Starts PostgreSQL, the nodes and the distributor, each service a
     /// child process whose log is kept in the stack's directory.
-    pub async fn start(cdn: PathBuf) -> anyhow::Result<Stack> {
+    pub async fn start(cdn: PathBuf, cache_size: u64) -> anyhow::Result<Stack> {
         // Durable as shipped: the uploads/s figure includes real commits.
         let postgres = PgServer::start_own(PgOptions { fsync: true }).await;
         let database_url = postgres.fresh_database().await;
         let config = StackConfig {
             // Room for the big transfer and every upload of the upload phase.
             max_storage: ["8GiB"; 3],
-            replication: 1,
+            // Every upload costs two copies, as a deployment that keeps a
+            // node's loss from losing data would run.
+            replication: REPLICATION,
             // The defaults of a deployment, not the test harness's quick
             // ticks, which would take CPU from the requests measured.
             dist_env: vec![
                 ("POLL_INTERVAL", "1s".to_owned()),
                 ("REPAIR_INTERVAL", "10s".to_owned()),
+                ("CACHE_SIZE", cache_size.to_string()),
             ],
             database_url: Some(database_url),
             children: Children::ALL,
@@ -104,6 +115,13 @@ impl Stack {
             .into_iter()
             .zip(&self.services.nodes);
         std::iter::once(("dist", &self.services.dist)).chain(nodes)
+    }
+
+    /// The process of the service that answers `url`, if one of ours does.
+    pub fn pid_serving(&self, url: &str) -> Option<u32> {
+        self.services()
+            .find(|(_, service)| url.starts_with(&service.url))
+            .and_then(|(_, service)| service.pid())
     }
 
     pub fn dist_url(&self) -> &str {
@@ -164,6 +182,67 @@ impl Stack {
             .strip_prefix("/content/")
             .with_context(|| format!("uploading {filename}: Location {location:?}"))?;
         Ok(id.to_owned())
+    }
+
+    /// Uploads every body, some at once; returns their ids in order.
+    pub async fn upload_all(
+        &self,
+        name: &str,
+        bodies: Vec<Vec<u8>>,
+    ) -> anyhow::Result<Vec<String>> {
+        let uploads = bodies
+            .into_iter()
+            .enumerate()
+            .map(|(index, body)| self.upload_owned(format!("{name}-{index}.bin"), body));
+        futures::stream::iter(uploads)
+            .buffered(UPLOADS_IN_FLIGHT)
+            .try_collect()
+            .await
+    }
+
+    async fn upload_owned(&self, filename: String, body: Vec<u8>) -> anyhow::Result<String> {
+        self.upload(&filename, body).await
+    }
+
+    /// The ids of every object whose name contains `name`, oldest first.
+    pub async fn ids_named(&self, name: &str) -> anyhow::Result<Vec<String>> {
+        let mut ids = Vec::new();
+        let mut cursor: Option<String> = None;
+        // Bounded: each page moves the cursor on, and there is an end.
+        for _ in 0..10_000 {
+            let mut query = vec![("q", name.to_owned()), ("limit", MAX_PAGE.to_string())];
+            query.extend(cursor.take().map(|cursor| ("cursor", cursor)));
+            let page: ContentList = self
+                .http
+                .get(format!("{}/content", self.dist_url()))
+                .bearer_auth(self.token())
+                .query(&query)
+                .send()
+                .await?
+                .error_for_status()?
+                .json()
+                .await?;
+            ids.extend(page.items.into_iter().map(|content| content.id.to_string()));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(ids),
+            }
+        }
+        bail!("listing {name:?} did not end")
+    }
+
+    /// What the distributor's hot-object cache has served so far.
+    pub async fn cache_stats(&self) -> anyhow::Result<CacheStats> {
+        let stats: ClusterStats = self
+            .http
+            .get(format!("{}/stats", self.dist_url()))
+            .bearer_auth(self.token())
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(stats.cache)
     }
 
     /// The node URL a client is sent to for an object (`?redirect=1`).

@@ -9,7 +9,7 @@ use anyhow::{Context, bail, ensure};
 
 /// wrk's own threads; two match the machines this runs on, and more
 /// would only take CPU from the servers under test.
-const THREADS: u32 = 2;
+pub const THREADS: u32 = 2;
 
 /// How long one request may take before wrk counts it as a timeout.
 const REQUEST_TIMEOUT: &str = "5s";

@@ -16,11 +16,18 @@ use crate::env::{self, EnvError, Setting, Vars};
 /// `LOG_FORMAT=json` (one object per line, the event's fields at the top
 /// level). `RUST_LOG` picks the level (default `info`); the per-request
 /// lines have the target `access`, so `RUST_LOG=info,access=off` drops them.
-pub fn init_tracing() {
+///
+/// Lines are written by a thread of their own, so a request never waits on
+/// stderr (a slow terminal or pipe); should that thread fall behind by
+/// more than its buffer of lines, new lines are dropped rather than slow
+/// the requests. Keep the guard until the process ends: dropping it writes
+/// out what is buffered.
+pub fn init_tracing() -> tracing_appender::non_blocking::WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         // Colours only for a person at a terminal, never in a log file.
         .with_ansi(std::io::stderr().is_terminal());
     if std::env::var("LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json")) {
@@ -28,6 +35,7 @@ pub fn init_tracing() {
     } else {
         builder.init();
     }
+    guard
 }
 
 /// `listener`, with Nagle's algorithm off on every connection it accepts.
@@ -88,7 +96,7 @@ pub async fn main<S: Service>() -> ExitCode {
     }
     let started = async {
         let service = S::from_vars(&vars).map_err(|err| err.to_string())?;
-        init_tracing();
+        let _logs = init_tracing();
         let addr = service.listen_addr();
         let listener = listener(addr)
             .await

@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use testkit::raw;
-use testkit::services::{Children, Stack, StackConfig, bearer_http};
+use testkit::services::{Children, Service, Stack, StackConfig, bearer_http};
 
 /// What a refused request must leave as it was: every object, and every
 /// blob and temporary file on every node.
@@ -253,6 +253,24 @@ async fn admins_manage_tokens_and_a_revoked_token_stops_at_once() {
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// The distributor's log once it holds every line of its first `starts`
+/// starts: lines are written by a thread of their own, in order, so the
+/// start-up lines are all there once the last start's final one is.
+async fn log_after_starts(dist: &Service, starts: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = dist.log();
+        if log.matches("distributor listening").count() >= starts {
+            return log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{starts} starts not logged:\n{log}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// With no ADMIN_TOKEN, the first start makes one, writes it to
 /// ADMIN_TOKEN_FILE and logs it once; the next start reuses it.
 #[tokio::test]
@@ -268,7 +286,7 @@ async fn the_first_start_makes_an_admin_token_once() {
     .await;
     let token = std::fs::read_to_string(&file).unwrap().trim().to_owned();
     assert!(token.starts_with("cdn_"), "{token}");
-    let log = stack.dist.log();
+    let log = log_after_starts(&stack.dist, 1).await;
     assert_eq!(log.matches(&token).count(), 1, "{log}");
     let admin = cdn_client::Client::new(&stack.dist.url)
         .unwrap()
@@ -278,7 +296,7 @@ async fn the_first_start_makes_an_admin_token_once() {
     assert_eq!(tokens[0].scopes, [Scope::Admin]);
 
     stack.dist.restart().await;
-    let log = stack.dist.log();
+    let log = log_after_starts(&stack.dist, 2).await;
     assert_eq!(log.matches(&token).count(), 1, "{log}");
     assert_eq!(log.matches("generated an admin token").count(), 1, "{log}");
     assert_eq!(std::fs::read_to_string(&file).unwrap().trim(), token);

@@ -62,14 +62,18 @@ impl BlobStore {
         };
         let sum_tmp = blocking(move || sums::prepare(&tmp, &record)).await?;
 
-        let _commit = self.commit.lock().await;
         let places = Places {
             blob: self.path(key),
             sum: self.sum_path(key),
             blobs: self.blobs.clone(),
             sums: self.sums.clone(),
         };
-        let replaced = blocking(move || places.swap_in(blob_tmp, sum_tmp)).await?;
+        let commit = self.commit.lock().await;
+        let (replaced, places) = blocking(move || {
+            let replaced = places.swap_in(blob_tmp, sum_tmp)?;
+            Ok((replaced, places))
+        })
+        .await?;
         reservation.keep();
         self.corrupt_keys().remove(key);
         match replaced {
@@ -78,6 +82,12 @@ impl BlobStore {
                 self.objects.fetch_add(1, Ordering::SeqCst);
             }
         }
+        drop(commit);
+        // The renames are made durable outside the lock: concurrent writes
+        // then sync their directories together, which the file system
+        // folds into one journal commit, instead of one commit after the
+        // other. Nothing is acknowledged before its own sync is done.
+        blocking(move || places.sync()).await?;
         Ok(StoredBlob {
             key: key.clone(),
             size: written.size,
@@ -128,12 +138,13 @@ struct Places {
 
 impl Places {
     /// Renames the synced blob and record into place; the size of the blob
-    /// replaced, if any. Blocking; the caller holds the commit lock.
+    /// replaced, if any. Blocking; the caller holds the commit lock, and
+    /// calls [`Places::sync`] before saying the blob is stored.
     ///
     /// The old record goes first: a crash at any point leaves the blob with
     /// its own record or with none (which the next scrub fills in), never
     /// with a record of other bytes that would read as corruption.
-    fn swap_in(self, blob_tmp: TempPath, sum_tmp: TempPath) -> io::Result<Option<u64>> {
+    fn swap_in(&self, blob_tmp: TempPath, sum_tmp: TempPath) -> io::Result<Option<u64>> {
         let replaced = match std::fs::metadata(&self.blob) {
             Ok(meta) => Some(meta.len()),
             Err(err) if err.kind() == io::ErrorKind::NotFound => None,
@@ -143,14 +154,9 @@ impl Places {
             sync_dir(&self.sums)?;
         }
         blob_tmp.persist(&self.blob)?;
-        sync_dir(&self.blobs)?;
         // The blob is in place and counts from here on, whatever happens to
         // its record.
-        let recorded = sum_tmp
-            .persist(&self.sum)
-            .map_err(io::Error::from)
-            .and_then(|()| sync_dir(&self.sums));
-        if let Err(err) = recorded {
+        if let Err(err) = sum_tmp.persist(&self.sum) {
             tracing::warn!(
                 blob = %self.blob.display(),
                 error = %err,
@@ -158,6 +164,16 @@ impl Places {
             );
         }
         Ok(replaced)
+    }
+
+    /// Makes [`Places::swap_in`]'s renames durable. Blocking. A failure to
+    /// sync the record's directory only costs the record (see above).
+    fn sync(&self) -> io::Result<()> {
+        sync_dir(&self.blobs)?;
+        if let Err(err) = sync_dir(&self.sums) {
+            tracing::warn!(error = %err, "cannot sync the checksum records' directory");
+        }
+        Ok(())
     }
 }
 
