@@ -199,3 +199,19 @@ pub struct AccessKeyInfo {
 pub struct AccessKeyList {
     pub keys: Vec<AccessKeyInfo>,
 }
+
+/// Body of `PATCH /buckets/{name}`: who may read the bucket's objects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketPatch {
+    pub visibility: Visibility,
+}
+
+/// A bucket as `PATCH /buckets/{name}` answers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketInfo {
+    pub name: String,
+    /// Public buckets are listed and read without a credential, and so are
+    /// their objects.
+    pub visibility: Visibility,
+}

@@ -13,9 +13,11 @@
 //!   form upload lands on.
 //! - `access`: the bearer-token extractors and the rule for reading
 //!   private content; `tokens`: the admin API; `share`: presigned links;
-//!   `keys`: the admin API of S3 access keys.
+//!   `keys`: the admin API of S3 access keys; `buckets`: a bucket made
+//!   public or private.
 
 mod access;
+mod buckets;
 mod cluster;
 mod content;
 mod data;
@@ -59,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/keys", post(keys::create).get(keys::list))
         .route("/keys/{id}", axum::routing::delete(keys::revoke))
+        .route("/buckets/{name}", axum::routing::patch(buckets::patch))
         .route("/nodes", get(cluster::nodes))
         .route("/stats", get(cluster::stats))
         .route("/placements", get(cluster::placements))

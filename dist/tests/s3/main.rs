@@ -3,5 +3,6 @@
 //! the admin API of the access keys those clients sign with.
 
 mod aws;
+mod cdn_cli;
 mod cli;
 mod keys;
