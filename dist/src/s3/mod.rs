@@ -9,10 +9,13 @@
 //!   bucket names.
 //! - `objects`: put, get, head, delete, batch delete, copy.
 //! - `listing`: ListObjects V1 and V2, ListObjectVersions.
+//! - `checksums`: `Content-MD5` and `x-amz-checksum-*` (headers or
+//!   trailers) checked as the body passes.
 //! - `errors`: the service layer's errors as S3 error codes.
 
 mod auth;
 mod buckets;
+mod checksums;
 mod errors;
 mod listing;
 mod names;

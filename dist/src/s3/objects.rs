@@ -7,6 +7,7 @@ use sync_wrapper::SyncStream;
 
 use super::CdnS3;
 use super::buckets::timestamp;
+use super::checksums::{self, Claims};
 use super::errors::{internal, to_s3};
 use crate::catalog::{ContentRecord, ObjectHeaders};
 use crate::objects::KeyedObject;
@@ -33,11 +34,25 @@ impl CdnS3 {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         let bucket = self.existing_bucket(&input.bucket).await?;
+        let claims = Claims::new(
+            Checksum {
+                checksum_crc32: input.checksum_crc32.clone(),
+                checksum_crc32c: input.checksum_crc32c.clone(),
+                checksum_crc64nvme: input.checksum_crc64nvme.clone(),
+                checksum_sha1: input.checksum_sha1.clone(),
+                checksum_sha256: input.checksum_sha256.clone(),
+                ..Default::default()
+            },
+            input.content_md5.clone(),
+            &req.headers,
+            req.trailing_headers,
+        )?;
+        let content_encoding = stored_encoding(input.content_encoding.as_deref());
         let headers = kept_headers(
             [
                 input.cache_control.as_deref(),
                 input.content_disposition.as_deref(),
-                input.content_encoding.as_deref(),
+                content_encoding.as_deref(),
                 input.content_language.as_deref(),
             ],
             input.metadata.as_ref(),
@@ -50,11 +65,16 @@ impl CdnS3 {
             len: input.content_length.and_then(|len| u64::try_from(len).ok()),
             headers,
         };
+        let (body, verdict) = checksums::checked(body, claims);
         let record = self
             .objects
             .put_keyed(&bucket, &input.key, new, body)
             .await
-            .map_err(|err| to_s3(err, S3ErrorCode::NoSuchBucket))?;
+            .map_err(|err| {
+                verdict
+                    .failure()
+                    .unwrap_or_else(|| to_s3(err, S3ErrorCode::NoSuchBucket))
+            })?;
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(etag(&record)),
             size: Some(record.size as i64),
@@ -275,6 +295,17 @@ fn describe(record: &ContentRecord) -> HeadObjectOutput {
     }
 }
 
+/// The `Content-Encoding` of the object itself: `aws-chunked` only says
+/// how this request's body was framed, so S3 drops it.
+fn stored_encoding(given: Option<&str>) -> Option<String> {
+    let kept: Vec<&str> = given?
+        .split(',')
+        .map(str::trim)
+        .filter(|coding| !coding.is_empty() && !coding.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
 /// The headers to keep with a new object, within S3's limits.
 fn kept_headers(values: [Option<&str>; 4], metadata: Option<&Metadata>) -> S3Result<ObjectHeaders> {
     let mut headers = ObjectHeaders::new();
@@ -339,5 +370,21 @@ fn check_conditions(
         (Some(condition), _) if matches(condition) => Err(s3_error!(NotModified)),
         (None, Some(since)) if modified <= seconds(since) => Err(s3_error!(NotModified)),
         _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_encoding;
+
+    #[test]
+    fn the_chunked_framing_is_not_the_objects_encoding() {
+        assert_eq!(stored_encoding(Some("aws-chunked")), None);
+        assert_eq!(
+            stored_encoding(Some("aws-chunked, gzip")).as_deref(),
+            Some("gzip")
+        );
+        assert_eq!(stored_encoding(Some("br")).as_deref(), Some("br"));
+        assert_eq!(stored_encoding(None), None);
     }
 }
