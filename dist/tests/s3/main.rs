@@ -3,6 +3,7 @@
 //! the admin API of the access keys those clients sign with.
 
 mod aws;
+mod boto;
 mod cdn_cli;
 mod cli;
 mod keys;
