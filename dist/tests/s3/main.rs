@@ -7,3 +7,4 @@ mod boto;
 mod cdn_cli;
 mod cli;
 mod keys;
+mod rclone;
