@@ -11,6 +11,10 @@ use super::changes::announce;
 /// buckets, and never removed).
 pub const DEFAULT_BUCKET: &str = "content";
 
+/// Where the parts of multipart uploads are kept, one content row each: a
+/// name S3's rules refuse, so no client reaches it (see the migration).
+pub const PARTS_BUCKET: &str = "multipart..parts";
+
 #[derive(Clone, Debug, FromRow)]
 pub struct BucketRecord {
     pub name: String,
@@ -36,16 +40,19 @@ impl Catalog {
         Ok(created.rows_affected() == 1)
     }
 
+    /// A bucket clients may use (never the parts' own).
     pub async fn bucket(&self, name: &str) -> Result<Option<BucketRecord>, sqlx::Error> {
-        sqlx::query_as("SELECT name, public, created_at FROM bucket WHERE name = $1")
+        sqlx::query_as("SELECT name, public, created_at FROM bucket WHERE name = $1 AND name <> $2")
             .bind(name)
+            .bind(PARTS_BUCKET)
             .fetch_optional(&self.pool)
             .await
     }
 
     /// Every bucket, by name.
     pub async fn buckets(&self) -> Result<Vec<BucketRecord>, sqlx::Error> {
-        sqlx::query_as("SELECT name, public, created_at FROM bucket ORDER BY name")
+        sqlx::query_as("SELECT name, public, created_at FROM bucket WHERE name <> $1 ORDER BY name")
+            .bind(PARTS_BUCKET)
             .fetch_all(&self.pool)
             .await
     }
@@ -56,16 +63,22 @@ impl Catalog {
         let name = name.to_owned();
         self.to_completion(move |catalog| async move {
             let mut tx = catalog.pool.begin().await?;
-            let found: Option<String> =
-                sqlx::query_scalar("SELECT name FROM bucket WHERE name = $1 FOR UPDATE")
-                    .bind(&name)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let found: Option<String> = sqlx::query_scalar(
+                "SELECT name FROM bucket WHERE name = $1 AND name <> $2 FOR UPDATE",
+            )
+            .bind(&name)
+            .bind(PARTS_BUCKET)
+            .fetch_optional(&mut *tx)
+            .await?;
             if found.is_none() {
                 return Ok(BucketRemoval::Missing);
             }
             let occupied: bool =
-                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM content WHERE bucket = $1)")
+                // Uploads in progress keep their bucket too.
+                sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT 1 FROM content WHERE bucket = $1)
+                         OR EXISTS (SELECT 1 FROM multipart_upload WHERE bucket = $1)",
+                )
                     .bind(&name)
                     .fetch_one(&mut *tx)
                     .await?;
@@ -89,9 +102,10 @@ impl Catalog {
         let name = name.to_owned();
         self.to_completion(move |catalog| async move {
             let mut tx = catalog.pool.begin().await?;
-            let found = sqlx::query("UPDATE bucket SET public = $2 WHERE name = $1")
+            let found = sqlx::query("UPDATE bucket SET public = $2 WHERE name = $1 AND name <> $3")
                 .bind(&name)
                 .bind(public)
+                .bind(PARTS_BUCKET)
                 .execute(&mut *tx)
                 .await?;
             if found.rows_affected() == 0 {

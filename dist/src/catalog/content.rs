@@ -33,7 +33,8 @@ impl Catalog {
     }
 
     pub async fn count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT count(*) FROM content")
+        sqlx::query_scalar("SELECT count(*) FROM content WHERE bucket <> $1")
+            .bind(super::buckets::PARTS_BUCKET)
             .fetch_one(&self.pool)
             .await
     }
@@ -247,7 +248,8 @@ pub(super) async fn retire_copies(
     let Some(key) = key else {
         return Ok(None);
     };
-    let strays = sqlx::query_as(
+    let mut strays = retire_parts(tx, id).await?;
+    let own: Vec<StrayBlob> = sqlx::query_as(
         "WITH gone AS (DELETE FROM replica WHERE content_id = $1 RETURNING node_id)
          INSERT INTO stray_blob (node_id, blob_key, due_at)
          SELECT node_id, $2, now() FROM gone
@@ -258,5 +260,50 @@ pub(super) async fn retire_copies(
     .bind(key)
     .fetch_all(&mut **tx)
     .await?;
+    strays.extend(own);
     Ok(Some(strays))
+}
+
+/// Removes the parts an object is made of (none for most): their rows go
+/// and their copies become stray, due now.
+async fn retire_parts(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+) -> Result<Vec<StrayBlob>, sqlx::Error> {
+    let parts: Vec<Uuid> =
+        sqlx::query_scalar("DELETE FROM content_segment WHERE content_id = $1 RETURNING part_id")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?;
+    drop_parts(tx, &parts).await
+}
+
+/// Deletes part rows nothing refers to any more; their copies become
+/// stray, due now.
+pub(super) async fn drop_parts(
+    tx: &mut Transaction<'_, Postgres>,
+    parts: &[Uuid],
+) -> Result<Vec<StrayBlob>, sqlx::Error> {
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let strays = sqlx::query_as(
+        "WITH gone AS (
+             DELETE FROM replica r USING content c
+             WHERE r.content_id = c.id AND c.id = ANY($1)
+             RETURNING r.node_id, c.blob_key)
+         INSERT INTO stray_blob (node_id, blob_key, due_at)
+         SELECT node_id, blob_key, now() FROM gone
+         ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()
+         RETURNING node_id, blob_key",
+    )
+    .bind(parts)
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM content WHERE id = ANY($1)")
+        .bind(parts)
+        .execute(&mut **tx)
+        .await?;
+    announce(&mut **tx, parts).await?;
+    Ok(strays)
 }

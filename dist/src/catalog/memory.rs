@@ -157,6 +157,8 @@ mod tests {
             key: id.to_string(),
             md5: None,
             headers: Default::default(),
+            segments: Vec::new(),
+            bucket_is_parts: false,
         }
     }
 

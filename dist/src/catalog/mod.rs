@@ -13,6 +13,8 @@
 //!   links are signed with; `access_keys`: the S3 API's access keys.
 //! - `buckets`: S3 buckets; `keyed`: objects by bucket and key (put as
 //!   create-or-replace, and listings in key order).
+//! - `multipart`: S3 multipart uploads, their parts (content rows of
+//!   their own) and the objects completed from them.
 //! - `memory`: the objects read, kept until a change forgets them, so
 //!   hot reads skip the database; `changes`: every change announced to
 //!   all distributors (`NOTIFY`), and followed (`LISTEN`).
@@ -25,6 +27,7 @@ mod copies;
 mod keyed;
 mod listing;
 mod memory;
+mod multipart;
 mod strays;
 mod tokens;
 
@@ -45,6 +48,7 @@ pub use copies::Replication;
 pub use keyed::{KeyPageRequest, KeyedWrite, NewEntry};
 pub use listing::{After, ContentFilter, PageRequest, SortKey};
 pub use memory::{ForgetHook, Forgotten};
+pub use multipart::{PartRecord, UploadRecord};
 pub use strays::StrayBlob;
 pub use tokens::TokenRecord;
 
@@ -82,6 +86,27 @@ pub struct ContentRecord {
     pub md5: Option<String>,
     /// The S3 headers kept with the object, by lowercase name.
     pub headers: ObjectHeaders,
+    /// The parts, in order, of an object completed from a multipart
+    /// upload; such an object has no blob (nor copies) of its own.
+    pub segments: Vec<Segment>,
+    /// Kept in the parts' bucket.
+    pub bucket_is_parts: bool,
+}
+
+impl ContentRecord {
+    /// Whether this is a part of a multipart upload or of an object made
+    /// of parts, which only the S3 front and repair see.
+    pub fn is_part(&self) -> bool {
+        self.bucket_is_parts
+    }
+}
+
+/// One part of an object made of parts: a content row of its own, with
+/// its blob and copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub part_id: Uuid,
+    pub size: u64,
 }
 
 /// Headers an S3 writer sent that are given back on reads.
@@ -153,6 +178,9 @@ struct ContentRow {
     headers: sqlx::types::Json<ObjectHeaders>,
     replica_nodes: Vec<NodeId>,
     replica_states: Vec<ReplicaState>,
+    part_ids: Vec<Uuid>,
+    part_sizes: Vec<i64>,
+    bucket_is_parts: bool,
 }
 
 impl From<ContentRow> for ContentRecord {
@@ -179,21 +207,40 @@ impl From<ContentRow> for ContentRecord {
             key: row.key,
             md5: row.md5,
             headers: row.headers.0,
+            segments: row
+                .part_ids
+                .into_iter()
+                .zip(row.part_sizes)
+                .map(|(part_id, size)| Segment {
+                    part_id,
+                    size: size.max(0) as u64,
+                })
+                .collect(),
+            bucket_is_parts: row.bucket_is_parts,
         }
     }
 }
 
 /// Reads `ContentRow`s from `content c`; a query adds its own conditions.
+/// The parts' bucket is `PARTS_BUCKET`, spelled out as a constant needs.
 const SELECT_CONTENT: &str = "
     SELECT c.id, c.filename, c.content_type, c.size, c.sha256, c.version, c.blob_key,
            c.created_at, c.updated_at, c.visibility, c.object_key AS key, c.md5, c.headers,
-           coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states
+           coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states,
+           coalesce(s.parts, '{}') AS part_ids, coalesce(s.sizes, '{}') AS part_sizes,
+           c.bucket = 'multipart..parts' AS bucket_is_parts
     FROM content c
     LEFT JOIN LATERAL (
         SELECT array_agg(node_id ORDER BY node_id) AS nodes,
                array_agg(state ORDER BY node_id) AS states
         FROM replica WHERE content_id = c.id
-    ) r ON true";
+    ) r ON true
+    LEFT JOIN LATERAL (
+        SELECT array_agg(s.part_id ORDER BY s.position) AS parts,
+               array_agg(p.size ORDER BY s.position) AS sizes
+        FROM content_segment s JOIN content p ON p.id = s.part_id
+        WHERE s.content_id = c.id
+    ) s ON true";
 
 impl Catalog {
     pub fn new(pool: PgPool) -> Self {

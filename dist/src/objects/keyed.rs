@@ -223,7 +223,7 @@ fn past(prefix: &str) -> String {
 
 /// The file name an S3 key stands for: its last non-empty segment, within
 /// the 255 bytes a name may have, control characters replaced.
-fn filename_of(key: &str) -> String {
+pub(super) fn filename_of(key: &str) -> String {
     let segment = key
         .rsplit('/')
         .find(|part| !part.trim().is_empty())

@@ -9,6 +9,8 @@
 //!   bucket names.
 //! - `objects`: put, get, head, delete, batch delete, copy.
 //! - `listing`: ListObjects V1 and V2, ListObjectVersions.
+//! - `multipart`: multipart uploads (create, upload part, list parts and
+//!   uploads, complete, abort).
 //! - `checksums`: `Content-MD5` and `x-amz-checksum-*` (headers or
 //!   trailers) checked as the body passes.
 //! - `errors`: the service layer's errors as S3 error codes.
@@ -18,6 +20,7 @@ mod buckets;
 mod checksums;
 mod errors;
 mod listing;
+mod multipart;
 mod names;
 mod objects;
 
@@ -71,8 +74,7 @@ async fn serve(service: S3Service, request: Request) -> Response {
 }
 
 /// Each operation lives in the file of its concern; this only routes.
-/// Operations not listed answer NotImplemented (multipart uploads among
-/// them, for now).
+/// Operations not listed answer NotImplemented.
 #[async_trait::async_trait]
 impl s3s::S3 for CdnS3 {
     async fn list_buckets(
@@ -185,5 +187,47 @@ impl s3s::S3 for CdnS3 {
         req: S3Request<ListObjectVersionsInput>,
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         CdnS3::list_object_versions(self, req).await
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        CdnS3::create_multipart_upload(self, req).await
+    }
+
+    async fn upload_part(
+        &self,
+        req: S3Request<UploadPartInput>,
+    ) -> S3Result<S3Response<UploadPartOutput>> {
+        CdnS3::upload_part(self, req).await
+    }
+
+    async fn list_parts(
+        &self,
+        req: S3Request<ListPartsInput>,
+    ) -> S3Result<S3Response<ListPartsOutput>> {
+        CdnS3::list_parts(self, req).await
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        CdnS3::list_multipart_uploads(self, req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: S3Request<CompleteMultipartUploadInput>,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        CdnS3::complete_multipart_upload(self, req).await
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        CdnS3::abort_multipart_upload(self, req).await
     }
 }

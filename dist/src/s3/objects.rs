@@ -297,7 +297,7 @@ fn describe(record: &ContentRecord) -> HeadObjectOutput {
 
 /// The `Content-Encoding` of the object itself: `aws-chunked` only says
 /// how this request's body was framed, so S3 drops it.
-fn stored_encoding(given: Option<&str>) -> Option<String> {
+pub(super) fn stored_encoding(given: Option<&str>) -> Option<String> {
     let kept: Vec<&str> = given?
         .split(',')
         .map(str::trim)
@@ -307,7 +307,10 @@ fn stored_encoding(given: Option<&str>) -> Option<String> {
 }
 
 /// The headers to keep with a new object, within S3's limits.
-fn kept_headers(values: [Option<&str>; 4], metadata: Option<&Metadata>) -> S3Result<ObjectHeaders> {
+pub(super) fn kept_headers(
+    values: [Option<&str>; 4],
+    metadata: Option<&Metadata>,
+) -> S3Result<ObjectHeaders> {
     let mut headers = ObjectHeaders::new();
     for (name, value) in KEPT.iter().zip(values) {
         if let Some(value) = value {
