@@ -1,8 +1,8 @@
 //! The `aws` command line against the S3 API: buckets, uploads and
-//! downloads (the 5 MiB one streamed with checksum trailers, as this
-//! botocore sends by default), listings by prefix, awkward keys, presigned
-//! links, public buckets read unsigned, and objects shared with the
-//! native API.
+//! downloads (each with the CRC32 this botocore sends by default; over
+//! plain HTTP it is a header, see `boto3_checks.py` for trailers),
+//! listings by prefix, awkward keys, presigned links, public buckets read
+//! unsigned, and objects shared with the native API.
 
 use cdn_common::wire::{ContentList, Scope};
 use md5::{Digest, Md5};

@@ -162,6 +162,64 @@ def check_presigned(s3):
     print("ok presigned GET, presigned PUT by plain HTTP, expired link is AccessDenied")
 
 
+def check_multipart(s3):
+    mib = 1 << 20
+    parts = [os.urandom(5 * mib), os.urandom(5 * mib), os.urandom(1000)]
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="multi/three.bin", ContentType="application/x-three")
+    upload_id = upload["UploadId"]
+    etags = []
+    # Out of order, as concurrent uploaders send them.
+    for number in (2, 1, 3):
+        sent = s3.upload_part(Bucket=BUCKET, Key="multi/three.bin", UploadId=upload_id, PartNumber=number, Body=parts[number - 1])
+        etags.append((number, sent["ETag"]))
+    etags.sort()
+    assert [e for _, e in etags] == ['"%s"' % hashlib.md5(p).hexdigest() for p in parts]
+    listed = s3.list_parts(Bucket=BUCKET, Key="multi/three.bin", UploadId=upload_id)
+    assert [(p["PartNumber"], p["Size"]) for p in listed["Parts"]] == [(1, 5 * mib), (2, 5 * mib), (3, 1000)]
+    uploads = s3.list_multipart_uploads(Bucket=BUCKET)
+    assert [u["UploadId"] for u in uploads["Uploads"]] == [upload_id]
+
+    complete = lambda chosen: s3.complete_multipart_upload(
+        Bucket=BUCKET, Key="multi/three.bin", UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in chosen]})
+    assert error_code(lambda: complete([etags[1], etags[0]])) == "InvalidPartOrder"
+    assert error_code(lambda: complete([(1, etags[1][1])])) == "InvalidPart"
+    assert error_code(lambda: complete([etags[2], (4, etags[0][1])])) == "InvalidPart"
+    assert error_code(lambda: complete([etags[2], etags[2]])) == "InvalidPartOrder"
+    done = complete(etags)
+    md5s = hashlib.md5(b"".join(hashlib.md5(p).digest() for p in parts)).hexdigest()
+    assert done["ETag"] == '"%s-3"' % md5s, done["ETag"]
+
+    got = s3.get_object(Bucket=BUCKET, Key="multi/three.bin")
+    assert got["Body"].read() == b"".join(parts)
+    assert got["ContentType"] == "application/x-three"
+    edge = 5 * mib
+    ranged = s3.get_object(Bucket=BUCKET, Key="multi/three.bin", Range="bytes=%d-%d" % (edge - 3, 2 * edge + 2))
+    assert ranged["Body"].read() == b"".join(parts)[edge - 3 : 2 * edge + 3]
+    assert error_code(lambda: s3.list_parts(Bucket=BUCKET, Key="multi/three.bin", UploadId=upload_id)) == "NoSuchUpload"
+    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+
+    small = s3.create_multipart_upload(Bucket=BUCKET, Key="multi/small.bin")["UploadId"]
+    tags = [s3.upload_part(Bucket=BUCKET, Key="multi/small.bin", UploadId=small, PartNumber=n, Body=b"tiny")["ETag"] for n in (1, 2)]
+    too_small = lambda: s3.complete_multipart_upload(
+        Bucket=BUCKET, Key="multi/small.bin", UploadId=small,
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": t} for n, t in zip((1, 2), tags)]})
+    assert error_code(too_small) == "EntityTooSmall"
+    s3.abort_multipart_upload(Bucket=BUCKET, Key="multi/small.bin", UploadId=small)
+    assert error_code(lambda: s3.head_object(Bucket=BUCKET, Key="multi/small.bin")) == "404"
+
+    # boto3's managed transfer splits a large body itself.
+    from boto3.s3.transfer import TransferConfig
+    import io
+    managed = os.urandom(12 * mib)
+    config = TransferConfig(multipart_threshold=5 * mib, multipart_chunksize=5 * mib)
+    s3.upload_fileobj(io.BytesIO(managed), BUCKET, "multi/managed.bin", Config=config)
+    back = io.BytesIO()
+    s3.download_fileobj(BUCKET, "multi/managed.bin", back, Config=config)
+    assert back.getvalue() == managed
+    print("ok multipart: 3 parts, checks, ranges across parts, abort, managed transfer")
+
+
 def check_wrong_secret():
     forger = client(secret="x" * 40)
     assert error_code(forger.list_buckets) == "SignatureDoesNotMatch"
@@ -174,6 +232,7 @@ def main():
     check_checksums(s3)
     check_trailers(s3)
     check_presigned(s3)
+    check_multipart(s3)
     check_wrong_secret()
 
 

@@ -7,4 +7,5 @@ mod boto;
 mod cdn_cli;
 mod cli;
 mod keys;
+mod multipart;
 mod rclone;
