@@ -69,6 +69,11 @@ pub const SETTINGS: &[Setting] = &[
         about: "How long a blob that nothing points at stays on its node before removal.",
     },
     Setting {
+        name: "MULTIPART_EXPIRY",
+        default: Some("24h"),
+        about: "How long an S3 multipart upload may stay unfinished before it is aborted.",
+    },
+    Setting {
         name: "PUBLIC_URL",
         default: None,
         about: "Base of the absolute URLs in answers [default: taken from each request's Host].",
@@ -174,6 +179,9 @@ pub struct Config {
     /// How long a blob that no metadata points at stays on its node before
     /// it is removed: a safety margin against a wrong `DATABASE_URL`.
     pub orphan_grace: Duration,
+    /// How long an S3 multipart upload may stay unfinished before the
+    /// janitor aborts it and removes its parts.
+    pub multipart_expiry: Duration,
     /// How often the repair task compares nodes' inventories with the
     /// catalogue and restores missing copies.
     pub repair_interval: Duration,
@@ -292,6 +300,7 @@ impl Service for Config {
             replication,
             repair_grace: vars.parse_with("REPAIR_GRACE", parse_interval)?,
             orphan_grace: vars.parse_with("ORPHAN_GRACE", parse_grace)?,
+            multipart_expiry: vars.parse_with("MULTIPART_EXPIRY", parse_grace)?,
             repair_interval: vars.parse_with("REPAIR_INTERVAL", parse_interval)?,
             public_url: vars
                 .given("PUBLIC_URL")

@@ -44,7 +44,7 @@ use placements::RecentPlacements;
 
 pub use cache::HotObjects;
 pub use keyed::{KeyListing, KeyedObject, ListRequest};
-pub use multipart::{CompleteError, UPLOAD_EXPIRY};
+pub use multipart::CompleteError;
 pub use replicate::{BlobSpec, Owner};
 pub use write::NewObject;
 

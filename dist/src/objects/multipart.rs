@@ -22,9 +22,6 @@ use crate::error::ApiError;
 /// S3's smallest part, except the last.
 pub const MIN_PART_SIZE: u64 = 5 << 20;
 
-/// Uploads abandoned this long are aborted by the janitor.
-pub const UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);
-
 /// Why a completion was refused, in S3's terms.
 #[derive(Debug)]
 pub enum CompleteError {

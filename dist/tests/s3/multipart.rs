@@ -235,3 +235,59 @@ async fn repair_restores_a_lost_copy_of_a_part_and_keeps_the_parts() {
     aws.ok(&["s3", "cp", "s3://kept/big.bin", "big.back"]).await;
     assert!(std::fs::read(aws.dir().join("big.back")).unwrap() == bytes);
 }
+
+#[tokio::test]
+async fn an_upload_left_unfinished_expires_with_its_parts() {
+    let stack = Stack::start_with(StackConfig {
+        dist_env: vec![("MULTIPART_EXPIRY", "8s".to_owned())],
+        ..StackConfig::default()
+    })
+    .await;
+    let key = create_key(&stack, "cli", &[Scope::Read, Scope::Write]).await;
+    let aws = Aws::new(&stack, &key.access_key_id, &key.secret_access_key);
+    aws.ok(&["s3", "mb", "s3://left"]).await;
+    let created = aws
+        .ok(&[
+            "s3api",
+            "create-multipart-upload",
+            "--bucket",
+            "left",
+            "--key",
+            "l.bin",
+        ])
+        .await;
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let upload_id = created["UploadId"].as_str().unwrap().to_owned();
+    std::fs::write(aws.dir().join("part.bin"), pattern(1000, 1)).unwrap();
+    aws.ok(&[
+        "s3api",
+        "upload-part",
+        "--bucket",
+        "left",
+        "--key",
+        "l.bin",
+        "--upload-id",
+        &upload_id,
+        "--part-number",
+        "1",
+        "--body",
+        "part.bin",
+    ])
+    .await;
+    assert_eq!(blobs_everywhere(&stack), 1);
+
+    // Expiry counts from the upload's start; the janitor looks every poll.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while blobs_everywhere(&stack) > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the abandoned upload's part stayed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let uploads = aws
+        .ok(&["s3api", "list-multipart-uploads", "--bucket", "left"])
+        .await;
+    assert!(!uploads.contains(&upload_id), "{uploads}");
+    aws.ok(&["s3", "rb", "s3://left"]).await;
+}
