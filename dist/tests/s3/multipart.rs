@@ -1,12 +1,13 @@
 //! Multipart uploads: the `aws` command's own (20 MiB, three parts) up
 //! and down, ranges across part boundaries through S3 and the native API,
-//! aborted uploads leaving no blob behind, and repair of a part's copy.
+//! aborted uploads leaving no blob behind, repair of a part's copy, expiry
+//! of unfinished uploads, and a node killed during an upload.
 
 use std::time::{Duration, Instant};
 
 use cdn_common::wire::{ContentList, Scope};
 use md5::{Digest, Md5};
-use testkit::services::{NODE_IDS, Stack, StackConfig, bearer_http};
+use testkit::services::{Children, NODE_IDS, Stack, StackConfig, bearer_http};
 
 use crate::cli::{Aws, create_key};
 
@@ -290,4 +291,77 @@ async fn an_upload_left_unfinished_expires_with_its_parts() {
         .await;
     assert!(!uploads.contains(&upload_id), "{uploads}");
     aws.ok(&["s3", "rb", "s3://left"]).await;
+}
+
+#[tokio::test]
+async fn a_node_killed_during_a_multipart_upload_does_not_stop_it() {
+    let mut stack = Stack::start_with(StackConfig {
+        replication: 2,
+        children: Children::NODES,
+        ..StackConfig::default()
+    })
+    .await;
+    let key = create_key(&stack, "cli", &[Scope::Read, Scope::Write]).await;
+    let aws = Aws::new(&stack, &key.access_key_id, &key.secret_access_key);
+    aws.ok(&["s3", "mb", "s3://sturdy"]).await;
+    let created = aws
+        .ok(&[
+            "s3api",
+            "create-multipart-upload",
+            "--bucket",
+            "sturdy",
+            "--key",
+            "s.bin",
+        ])
+        .await;
+    let created: serde_json::Value = serde_json::from_str(&created).unwrap();
+    let upload_id = created["UploadId"].as_str().unwrap().to_owned();
+    let parts = [pattern(5 << 20, 1), pattern(5 << 20, 2), pattern(1000, 3)];
+    let mut etags = Vec::new();
+    for (index, part) in parts.iter().enumerate() {
+        if index == 1 {
+            // Between parts, before the distributor sees it down: the
+            // next writes must place around it, and reads of the first
+            // part (which may have a copy there) must do without it.
+            stack.nodes[0].kill();
+        }
+        let file = format!("part{index}.bin");
+        std::fs::write(aws.dir().join(&file), part).unwrap();
+        let number = (index + 1).to_string();
+        let sent = aws
+            .ok(&[
+                "s3api",
+                "upload-part",
+                "--bucket",
+                "sturdy",
+                "--key",
+                "s.bin",
+                "--upload-id",
+                &upload_id,
+                "--part-number",
+                &number,
+                "--body",
+                &file,
+            ])
+            .await;
+        let sent: serde_json::Value = serde_json::from_str(&sent).unwrap();
+        etags.push(serde_json::json!({"PartNumber": index + 1, "ETag": sent["ETag"]}));
+    }
+    let list = serde_json::json!({ "Parts": etags }).to_string();
+    std::fs::write(aws.dir().join("parts.json"), list).unwrap();
+    aws.ok(&[
+        "s3api",
+        "complete-multipart-upload",
+        "--bucket",
+        "sturdy",
+        "--key",
+        "s.bin",
+        "--upload-id",
+        &upload_id,
+        "--multipart-upload",
+        "file://parts.json",
+    ])
+    .await;
+    aws.ok(&["s3", "cp", "s3://sturdy/s.bin", "s.back"]).await;
+    assert!(std::fs::read(aws.dir().join("s.back")).unwrap() == parts.concat());
 }
