@@ -1,7 +1,8 @@
 //! S3 multipart uploads: each part is written like any object (placed,
 //! streamed to its nodes, confirmed, recorded as a content row of its
 //! own); completing lists the parts as the object's segments, in order, so
-//! no byte is copied and an object may be larger than any one node.
+//! no byte is copied and an object may be larger than any one node. A
+//! part may also be copied from (a range of) another object.
 
 use std::fmt::Display;
 use std::time::Duration;
@@ -117,6 +118,23 @@ impl Objects {
                 Err(err.into())
             }
         }
+    }
+
+    /// Stores the inclusive `range` of `source` (all of it when `None`) as
+    /// a part, streamed from its copies into the one write path.
+    pub async fn copy_part(
+        &self,
+        source: &ContentRecord,
+        range: Option<(u64, u64)>,
+        upload: &UploadRecord,
+        part_number: i32,
+    ) -> Result<String, ApiError> {
+        let len = match range {
+            Some((first, last)) => last - first + 1,
+            None => source.size,
+        };
+        let body = Box::pin(self.read(source, range).await?);
+        self.upload_part(upload, part_number, Some(len), body).await
     }
 
     pub async fn parts(&self, upload: &UploadRecord) -> Result<Vec<PartRecord>, ApiError> {

@@ -9,8 +9,8 @@
 //!   bucket names.
 //! - `objects`: put, get, head, delete, batch delete, copy.
 //! - `listing`: ListObjects V1 and V2, ListObjectVersions.
-//! - `multipart`: multipart uploads (create, upload part, list parts and
-//!   uploads, complete, abort).
+//! - `multipart`: multipart uploads (create, upload part, upload part
+//!   copy, list parts and uploads, complete, abort).
 //! - `checksums`: `Content-MD5` and `x-amz-checksum-*` (headers or
 //!   trailers) checked as the body passes.
 //! - `errors`: the service layer's errors as S3 error codes.
@@ -229,5 +229,12 @@ impl s3s::S3 for CdnS3 {
         req: S3Request<AbortMultipartUploadInput>,
     ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
         CdnS3::abort_multipart_upload(self, req).await
+    }
+
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        CdnS3::upload_part_copy(self, req).await
     }
 }

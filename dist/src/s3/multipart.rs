@@ -116,6 +116,49 @@ impl CdnS3 {
         }))
     }
 
+    pub(super) async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let input = req.input;
+        if !(1..=MAX_PART_NUMBER).contains(&input.part_number) {
+            return Err(s3_error!(
+                InvalidArgument,
+                "Part number must be an integer between 1 and 10000, inclusive"
+            ));
+        }
+        let CopySource::Bucket {
+            bucket: source_bucket,
+            key: source_key,
+            ..
+        } = &input.copy_source
+        else {
+            return Err(s3_error!(NotImplemented, "copies from access points"));
+        };
+        let upload = self
+            .existing_upload(&input.bucket, &input.key, &input.upload_id)
+            .await?;
+        let source = self.existing_object(source_bucket, source_key).await?;
+        let range = input
+            .copy_source_range
+            .as_deref()
+            .map(|range| source_range(range, source.size))
+            .transpose()?;
+        let md5 = self
+            .objects
+            .copy_part(&source, range, &upload, input.part_number)
+            .await
+            .map_err(|err| to_s3(err, S3ErrorCode::NoSuchUpload))?;
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(ETag::Strong(md5)),
+                last_modified: Some(timestamp(chrono::Utc::now())),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+
     pub(super) async fn list_parts(
         &self,
         req: S3Request<ListPartsInput>,
@@ -293,5 +336,48 @@ impl CdnS3 {
             return Err(no_such_upload());
         }
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+}
+
+/// `x-amz-copy-source-range`: `bytes=FIRST-LAST`, both given and within
+/// the source's `size` bytes.
+fn source_range(text: &str, size: u64) -> S3Result<(u64, u64)> {
+    let invalid = || {
+        s3_error!(
+            InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+        )
+    };
+    let (first, last) = text
+        .trim()
+        .strip_prefix("bytes=")
+        .and_then(|range| range.split_once('-'))
+        .ok_or_else(invalid)?;
+    let first: u64 = first.trim().parse().map_err(|_| invalid())?;
+    let last: u64 = last.trim().parse().map_err(|_| invalid())?;
+    if first > last {
+        return Err(invalid());
+    }
+    if last >= size {
+        return Err(s3_error!(
+            InvalidRange,
+            "The requested range is not satisfiable"
+        ));
+    }
+    Ok((first, last))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::source_range;
+
+    #[test]
+    fn copy_source_ranges_are_inclusive_and_within_the_source() {
+        assert_eq!(source_range("bytes=0-9", 10).unwrap(), (0, 9));
+        assert_eq!(source_range("bytes=5-5", 10).unwrap(), (5, 5));
+        assert!(source_range("bytes=0-10", 10).is_err());
+        assert!(source_range("bytes=5-4", 10).is_err());
+        assert!(source_range("bytes=-4", 10).is_err());
+        assert!(source_range("0-4", 10).is_err());
     }
 }

@@ -83,7 +83,7 @@ impl CdnS3 {
     }
 
     /// The object under the request's key, or NoSuchKey.
-    async fn existing_object(&self, bucket: &str, key: &str) -> S3Result<ContentRecord> {
+    pub(super) async fn existing_object(&self, bucket: &str, key: &str) -> S3Result<ContentRecord> {
         self.existing_bucket(bucket).await?;
         self.objects
             .get_keyed(bucket, key)

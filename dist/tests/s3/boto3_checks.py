@@ -199,6 +199,28 @@ def check_multipart(s3):
     assert error_code(lambda: s3.list_parts(Bucket=BUCKET, Key="multi/three.bin", UploadId=upload_id)) == "NoSuchUpload"
     assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
 
+    # Parts copied from ranges of that object (one across its parts) and
+    # from a whole other one.
+    whole = b"".join(parts)
+    copy = s3.create_multipart_upload(Bucket=BUCKET, Key="multi/copied.bin")["UploadId"]
+    source = {"Bucket": BUCKET, "Key": "multi/three.bin"}
+    ranges = [(0, 5 * mib - 1), (edge - 100, 2 * edge + 99)]
+    copied = []
+    for number, (first, last) in enumerate(ranges, start=1):
+        done = s3.upload_part_copy(Bucket=BUCKET, Key="multi/copied.bin", UploadId=copy, PartNumber=number,
+                                   CopySource=source, CopySourceRange="bytes=%d-%d" % (first, last))
+        assert done["CopyPartResult"]["ETag"] == '"%s"' % hashlib.md5(whole[first : last + 1]).hexdigest()
+        copied.append({"PartNumber": number, "ETag": done["CopyPartResult"]["ETag"]})
+    done = s3.upload_part_copy(Bucket=BUCKET, Key="multi/copied.bin", UploadId=copy, PartNumber=3,
+                               CopySource={"Bucket": BUCKET, "Key": "docs/a.bin"})
+    copied.append({"PartNumber": 3, "ETag": done["CopyPartResult"]["ETag"]})
+    beyond = lambda: s3.upload_part_copy(Bucket=BUCKET, Key="multi/copied.bin", UploadId=copy, PartNumber=4,
+                                         CopySource=source, CopySourceRange="bytes=0-%d" % len(whole))
+    assert error_code(beyond) == "InvalidRange"
+    s3.complete_multipart_upload(Bucket=BUCKET, Key="multi/copied.bin", UploadId=copy, MultipartUpload={"Parts": copied})
+    expected = whole[: 5 * mib] + whole[edge - 100 : 2 * edge + 100] + bytes(range(256)) * 40
+    assert s3.get_object(Bucket=BUCKET, Key="multi/copied.bin")["Body"].read() == expected
+
     small = s3.create_multipart_upload(Bucket=BUCKET, Key="multi/small.bin")["UploadId"]
     tags = [s3.upload_part(Bucket=BUCKET, Key="multi/small.bin", UploadId=small, PartNumber=n, Body=b"tiny")["ETag"] for n in (1, 2)]
     too_small = lambda: s3.complete_multipart_upload(
@@ -217,7 +239,7 @@ def check_multipart(s3):
     back = io.BytesIO()
     s3.download_fileobj(BUCKET, "multi/managed.bin", back, Config=config)
     assert back.getvalue() == managed
-    print("ok multipart: 3 parts, checks, ranges across parts, abort, managed transfer")
+    print("ok multipart: 3 parts, checks, ranges across parts, part copies, abort, managed transfer")
 
 
 def check_wrong_secret():
