@@ -48,7 +48,7 @@ pub use copies::Replication;
 pub use keyed::{KeyPageRequest, KeyedWrite, NewEntry};
 pub use listing::{After, ContentFilter, PageRequest, SortKey};
 pub use memory::{ForgetHook, Forgotten};
-pub use multipart::{PartRecord, UploadRecord};
+pub use multipart::{Completion, PartRecord, UploadRecord};
 pub use strays::StrayBlob;
 pub use tokens::TokenRecord;
 

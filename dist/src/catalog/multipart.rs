@@ -37,6 +37,17 @@ pub struct PartRecord {
     pub uploaded_at: DateTime<Utc>,
 }
 
+/// What a completion did.
+#[derive(Debug)]
+pub enum Completion {
+    /// The object, and the copies now stray (its old version's, and
+    /// those of parts left out).
+    Done(Box<ContentRecord>, Vec<StrayBlob>),
+    NoUpload,
+    /// A part was uploaded again meanwhile.
+    PartsChanged,
+}
+
 const UPLOAD_COLUMNS: &str = "id, bucket, object_key, content_type, headers, created_at";
 
 impl Catalog {
@@ -169,8 +180,7 @@ impl Catalog {
     /// Makes `parts` (in order) the object under the upload's bucket and
     /// key, with `whole`'s size and sums (its blob key is never written),
     /// as a new object or a new version of the one there. Parts left out
-    /// become stray with the old version's copies. `None` when the upload
-    /// is gone.
+    /// become stray with the old version's copies.
     pub async fn complete_upload(
         &self,
         upload: Uuid,
@@ -178,7 +188,7 @@ impl Catalog {
         entry: NewEntry,
         parts: Vec<Uuid>,
         whole: NewBytes,
-    ) -> Result<Option<(ContentRecord, Vec<StrayBlob>)>, sqlx::Error> {
+    ) -> Result<Completion, sqlx::Error> {
         self.to_completion(move |catalog| async move {
             let mut tx = catalog.pool.begin().await?;
             let live: Option<Uuid> =
@@ -187,7 +197,17 @@ impl Catalog {
                     .fetch_optional(&mut *tx)
                     .await?;
             if live.is_none() {
-                return Ok(None);
+                return Ok(Completion::NoUpload);
+            }
+            // A part uploaded again since the caller read the list is not
+            // the one it checked: the transaction ends with nothing done.
+            let current: Vec<Uuid> =
+                sqlx::query_scalar("SELECT part_id FROM upload_part WHERE upload_id = $1")
+                    .bind(upload)
+                    .fetch_all(&mut *tx)
+                    .await?;
+            if !parts.iter().all(|part| current.contains(part)) {
+                return Ok(Completion::PartsChanged);
             }
             let existing: Option<Uuid> = sqlx::query_scalar(
                 "SELECT id FROM content WHERE bucket = $1 AND object_key = $2 FOR UPDATE",
@@ -256,7 +276,7 @@ impl Catalog {
                 .await?;
             announce(&mut *tx, &[id]).await?;
             let record = commit_version(tx, id, &whole).await?;
-            Ok(Some((record, strays)))
+            Ok(Completion::Done(Box::new(record), strays))
         })
         .await
     }

@@ -16,7 +16,8 @@ use uuid::Uuid;
 
 use super::{Objects, check_content_type, guess_content_type, keyed::filename_of};
 use crate::catalog::{
-    BucketRecord, ContentRecord, NewBytes, NewEntry, ObjectHeaders, PartRecord, UploadRecord,
+    BucketRecord, Completion, ContentRecord, NewBytes, NewEntry, ObjectHeaders, PartRecord,
+    UploadRecord,
 };
 use crate::error::ApiError;
 
@@ -33,6 +34,8 @@ pub enum CompleteError {
     InvalidPartOrder,
     /// A part before the last is under 5 MiB.
     EntityTooSmall(i32),
+    /// A part was uploaded again while the upload was being completed.
+    PartsChanged,
     Service(ApiError),
 }
 
@@ -216,12 +219,13 @@ impl Objects {
             .complete_upload(upload.id, Uuid::now_v7(), entry, part_ids, whole)
             .await?
         {
-            Some((record, strays)) => {
+            Completion::Done(record, strays) => {
                 self.placements.follow(&record);
                 self.remove_strays(strays).await;
-                Ok(record)
+                Ok(*record)
             }
-            None => Err(CompleteError::NoSuchUpload),
+            Completion::NoUpload => Err(CompleteError::NoSuchUpload),
+            Completion::PartsChanged => Err(CompleteError::PartsChanged),
         }
     }
 

@@ -309,6 +309,10 @@ impl CdnS3 {
                     "Part {} is smaller than the minimum allowed size of 5 MiB",
                     number
                 ),
+                CompleteError::PartsChanged => s3_error!(
+                    InvalidPart,
+                    "A part was uploaded again while the upload was being completed"
+                ),
                 CompleteError::Service(err) => to_s3(err, S3ErrorCode::NoSuchUpload),
             })?;
         Ok(S3Response::new(CompleteMultipartUploadOutput {
