@@ -158,20 +158,29 @@ impl Objects {
             .await?)
     }
 
-    /// Makes the object from the parts `chosen` (number and ETag, in
-    /// order): checked as S3 does, its SHA-256 taken by reading the parts
-    /// back, its ETag the MD5 of the parts' MD5s with their count.
+    /// The uploaded parts `chosen` (number and ETag, in order) names,
+    /// checked as S3 checks them.
+    pub async fn completion_parts(
+        &self,
+        upload: &UploadRecord,
+        chosen: &[(i32, String)],
+    ) -> Result<Vec<PartRecord>, CompleteError> {
+        let uploaded = self.catalog.parts(upload.id).await?;
+        pick_parts(&uploaded, chosen)
+    }
+
+    /// Makes the object from `parts` (from [`Objects::completion_parts`]):
+    /// its SHA-256 taken by reading the parts back, its ETag the MD5 of the
+    /// parts' MD5s with their count.
     pub async fn complete_upload(
         &self,
         upload: &UploadRecord,
         bucket: &BucketRecord,
-        chosen: &[(i32, String)],
+        parts: &[PartRecord],
     ) -> Result<ContentRecord, CompleteError> {
-        let uploaded = self.catalog.parts(upload.id).await?;
-        let parts = pick_parts(&uploaded, chosen)?;
         let mut hasher = Hasher::default();
         let mut md5s = Md5::new();
-        for part in &parts {
+        for part in parts {
             let record = self
                 .catalog
                 .get(part.part_id)

@@ -289,36 +289,31 @@ impl CdnS3 {
             };
             chosen.push((number, tag.value().to_owned()));
         }
-        let record = self
+        // The part list is checked before the answer starts, so its
+        // errors are plain ones; reading the parts back for the SHA-256
+        // can take long, so the answer's body keeps the connection alive
+        // meanwhile (as S3 does) and ends with the result.
+        let parts = self
             .objects
-            .complete_upload(&upload, &bucket, &chosen)
+            .completion_parts(&upload, &chosen)
             .await
-            .map_err(|err| match err {
-                CompleteError::NoSuchUpload => no_such_upload(),
-                CompleteError::InvalidPart(number) => s3_error!(
-                    InvalidPart,
-                    "Part {} could not be found, or its ETag did not match",
-                    number
-                ),
-                CompleteError::InvalidPartOrder => s3_error!(
-                    InvalidPartOrder,
-                    "The list of parts was not in ascending order"
-                ),
-                CompleteError::EntityTooSmall(number) => s3_error!(
-                    EntityTooSmall,
-                    "Part {} is smaller than the minimum allowed size of 5 MiB",
-                    number
-                ),
-                CompleteError::PartsChanged => s3_error!(
-                    InvalidPart,
-                    "A part was uploaded again while the upload was being completed"
-                ),
-                CompleteError::Service(err) => to_s3(err, S3ErrorCode::NoSuchUpload),
-            })?;
+            .map_err(completion_error)?;
+        let objects = self.objects.clone();
+        let (bucket_name, key) = (input.bucket.clone(), input.key.clone());
+        let finish = async move {
+            let record = objects
+                .complete_upload(&upload, &bucket, &parts)
+                .await
+                .map_err(completion_error)?;
+            Ok(CompleteMultipartUploadOutput {
+                bucket: Some(bucket_name),
+                key: Some(key),
+                e_tag: Some(etag(&record)),
+                ..Default::default()
+            })
+        };
         Ok(S3Response::new(CompleteMultipartUploadOutput {
-            bucket: Some(input.bucket),
-            key: Some(input.key),
-            e_tag: Some(etag(&record)),
+            future: Some(Box::pin(finish)),
             ..Default::default()
         }))
     }
@@ -340,6 +335,32 @@ impl CdnS3 {
             return Err(no_such_upload());
         }
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
+    }
+}
+
+/// A refused completion in S3's terms.
+fn completion_error(err: CompleteError) -> S3Error {
+    match err {
+        CompleteError::NoSuchUpload => no_such_upload(),
+        CompleteError::InvalidPart(number) => s3_error!(
+            InvalidPart,
+            "Part {} could not be found, or its ETag did not match",
+            number
+        ),
+        CompleteError::InvalidPartOrder => s3_error!(
+            InvalidPartOrder,
+            "The list of parts was not in ascending order"
+        ),
+        CompleteError::EntityTooSmall(number) => s3_error!(
+            EntityTooSmall,
+            "Part {} is smaller than the minimum allowed size of 5 MiB",
+            number
+        ),
+        CompleteError::PartsChanged => s3_error!(
+            InvalidPart,
+            "A part was uploaded again while the upload was being completed"
+        ),
+        CompleteError::Service(err) => to_s3(err, S3ErrorCode::NoSuchUpload),
     }
 }
 
