@@ -1,4 +1,5 @@
-//! The calls about credentials: tokens (admin only) and presigned links.
+//! The calls about credentials: tokens and S3 access keys (admin only),
+//! presigned links, and who may read an S3 bucket.
 
 use reqwest::Method;
 use uuid::Uuid;
@@ -6,7 +7,10 @@ use uuid::Uuid;
 use crate::client::Client;
 use crate::error::Result;
 use crate::response::{json_body, success};
-use crate::wire::{CreatedToken, NewToken, Scope, ShareRequest, SharedLink, TokenInfo, TokenList};
+use crate::wire::{
+    AccessKeyInfo, AccessKeyList, BucketInfo, BucketPatch, CreatedAccessKey, CreatedToken,
+    NewAccessKey, NewToken, Scope, ShareRequest, SharedLink, TokenInfo, TokenList, Visibility,
+};
 
 impl Client {
     /// `POST /tokens`: a new token; its secret is in the answer and
@@ -54,6 +58,61 @@ impl Client {
         let response = self
             .request(Method::POST, self.content_url(id, &["share"]))
             .json(&body)
+            .send()
+            .await?;
+        json_body(response).await
+    }
+
+    /// `POST /keys`: a new S3 access key; its secret is in the answer and
+    /// nowhere else.
+    pub async fn create_access_key(
+        &self,
+        name: &str,
+        scopes: &[Scope],
+    ) -> Result<CreatedAccessKey> {
+        let body = NewAccessKey {
+            name: name.to_owned(),
+            scopes: scopes.to_vec(),
+        };
+        let response = self
+            .request(Method::POST, self.url(&["keys"]))
+            .json(&body)
+            .send()
+            .await?;
+        json_body(response).await
+    }
+
+    /// `GET /keys`: every access key, revoked ones included, without secrets.
+    pub async fn access_keys(&self) -> Result<Vec<AccessKeyInfo>> {
+        let response = self
+            .request(Method::GET, self.url(&["keys"]))
+            .send()
+            .await?;
+        let list: AccessKeyList = json_body(response).await?;
+        Ok(list.keys)
+    }
+
+    /// `DELETE /keys/{id}`: S3 refuses the key from the next request on.
+    pub async fn revoke_access_key(&self, id: Uuid) -> Result<()> {
+        let id = id.to_string();
+        let response = self
+            .request(Method::DELETE, self.url(&["keys", &id]))
+            .send()
+            .await?;
+        success(response).await?;
+        Ok(())
+    }
+
+    /// `PATCH /buckets/{name}`: a public bucket and its objects are read
+    /// and listed without a credential; a private one needs a key or token.
+    pub async fn set_bucket_visibility(
+        &self,
+        bucket: &str,
+        visibility: Visibility,
+    ) -> Result<BucketInfo> {
+        let response = self
+            .request(Method::PATCH, self.url(&["buckets", bucket]))
+            .json(&BucketPatch { visibility })
             .send()
             .await?;
         json_body(response).await

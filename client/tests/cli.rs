@@ -20,6 +20,7 @@ fn help_lists_every_command() {
     let help = String::from_utf8(output.stdout).unwrap();
     for command in [
         "upload", "download", "info", "ls", "update", "rename", "rm", "nodes", "stats", "demo",
+        "key", "bucket",
     ] {
         assert!(help.contains(command), "{command} missing from:\n{help}");
     }

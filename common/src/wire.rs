@@ -13,7 +13,8 @@ use crate::ids::{BlobKey, NodeId};
 mod access;
 
 pub use access::{
-    CreatedToken, NewToken, Scope, ShareRequest, SharedLink, TokenInfo, TokenList, Visibility,
+    AccessKeyInfo, AccessKeyList, BucketInfo, BucketPatch, CreatedAccessKey, CreatedToken,
+    NewAccessKey, NewToken, Scope, ShareRequest, SharedLink, TokenInfo, TokenList, Visibility,
 };
 
 /// Pages of `GET /content`: how many items when the caller does not say,

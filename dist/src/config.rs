@@ -29,6 +29,16 @@ pub const SETTINGS: &[Setting] = &[
         about: "Address to serve on; port 0 takes a free port, printed on stdout.",
     },
     Setting {
+        name: "S3_LISTEN_ADDR",
+        default: Some("0.0.0.0:9000"),
+        about: "Address the S3-compatible API serves on; port 0 takes a free port.",
+    },
+    Setting {
+        name: "S3_REGION",
+        default: Some("us-east-1"),
+        about: "The region the S3-compatible API names itself (GetBucketLocation, HeadBucket).",
+    },
+    Setting {
         name: "REPLICATION",
         default: Some("1"),
         about: "Copies kept of each object, 1 to the number of nodes.",
@@ -57,6 +67,11 @@ pub const SETTINGS: &[Setting] = &[
         name: "ORPHAN_GRACE",
         default: Some("1h"),
         about: "How long a blob that nothing points at stays on its node before removal.",
+    },
+    Setting {
+        name: "MULTIPART_EXPIRY",
+        default: Some("24h"),
+        about: "How long an S3 multipart upload may stay unfinished before it is aborted.",
     },
     Setting {
         name: "PUBLIC_URL",
@@ -148,6 +163,9 @@ pub const SETTINGS: &[Setting] = &[
 pub struct Config {
     pub database_url: String,
     pub listen_addr: SocketAddr,
+    /// Where the S3-compatible API serves, and the region it names.
+    pub s3_listen_addr: SocketAddr,
+    pub s3_region: String,
     pub nodes: Vec<NodeAddress>,
     /// How often every node's `/stats` is polled.
     pub poll_interval: Duration,
@@ -161,6 +179,9 @@ pub struct Config {
     /// How long a blob that no metadata points at stays on its node before
     /// it is removed: a safety margin against a wrong `DATABASE_URL`.
     pub orphan_grace: Duration,
+    /// How long an S3 multipart upload may stay unfinished before the
+    /// janitor aborts it and removes its parts.
+    pub multipart_expiry: Duration,
     /// How often the repair task compares nodes' inventories with the
     /// catalogue and restores missing copies.
     pub repair_interval: Duration,
@@ -269,6 +290,8 @@ impl Service for Config {
         Ok(Config {
             database_url: vars.required("DATABASE_URL")?,
             listen_addr: vars.parse("LISTEN_ADDR")?,
+            s3_listen_addr: vars.parse("S3_LISTEN_ADDR")?,
+            s3_region: vars.parse_with("S3_REGION", parse_region)?,
             nodes,
             poll_interval,
             down_after: vars
@@ -277,6 +300,7 @@ impl Service for Config {
             replication,
             repair_grace: vars.parse_with("REPAIR_GRACE", parse_interval)?,
             orphan_grace: vars.parse_with("ORPHAN_GRACE", parse_grace)?,
+            multipart_expiry: vars.parse_with("MULTIPART_EXPIRY", parse_grace)?,
             repair_interval: vars.parse_with("REPAIR_INTERVAL", parse_interval)?,
             public_url: vars
                 .given("PUBLIC_URL")
@@ -322,6 +346,16 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
         return Err("must be at least 10ms".into());
     }
     Ok(interval)
+}
+
+/// An AWS-style region name: `us-east-1`, `eu-central-2`, `local`.
+fn parse_region(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    let plain = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if text.is_empty() || text.len() > 32 || !text.chars().all(plain) {
+        return Err("must be 1 to 32 lower-case letters, digits and dashes".into());
+    }
+    Ok(text.to_owned())
 }
 
 /// A size from 1 KiB up, as a byte count.

@@ -7,6 +7,8 @@
 //! Layers, each importing only those below it:
 //!
 //! - `api`: the native HTTP API (routes, request parsing, JSON answers).
+//! - `s3`: the S3-compatible API on its own listener (`S3_LISTEN_ADDR`),
+//!   speaking the protocol through `s3s` and calling `objects` like `api`.
 //! - `edge`: HTTP delivery semantics: validators, conditional requests,
 //!   ranges, `Content-Disposition`, `Cache-Control`, compression. Pure
 //!   functions, and the layers that apply them.
@@ -32,6 +34,7 @@ mod edge;
 mod error;
 mod metrics;
 mod objects;
+mod s3;
 mod state;
 mod upkeep;
 
@@ -51,9 +54,23 @@ use crate::state::AppState;
 use crate::upkeep::Upkeep;
 
 /// Connects to PostgreSQL, applies the migrations, starts polling the nodes
-/// and serves the API on `listener` until `shutdown` completes.
+/// and serves the API on `listener`, and the S3 API on `S3_LISTEN_ADDR`,
+/// until `shutdown` completes.
 pub async fn run(
     listener: TcpListener,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let s3_listener = TcpListener::bind(config.s3_listen_addr)
+        .await
+        .with_context(|| format!("S3_LISTEN_ADDR: cannot listen on {}", config.s3_listen_addr))?;
+    run_with_s3(listener, s3_listener, config, shutdown).await
+}
+
+/// [`run`] with the S3 API on a listener bound already (a test's port 0).
+pub async fn run_with_s3(
+    listener: TcpListener,
+    s3_listener: TcpListener,
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
@@ -100,6 +117,7 @@ pub async fn run(
         hot,
     );
     let upkeep = Upkeep::start(&objects, &config);
+    let s3_router = s3::router(objects.clone(), access.clone(), &config.s3_region);
     let state = AppState {
         objects,
         public_url: config.public_url.as_deref().map(Arc::from),
@@ -115,12 +133,23 @@ pub async fn run(
     };
     tracing::info!(
         addr = %listener.local_addr()?,
+        s3_addr = %s3_listener.local_addr()?,
         nodes = config.nodes.len(),
         replication = config.replication,
         "distributor listening"
     );
+    // One signal stops both listeners.
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
     let http_limits = config.http_limits.clone();
-    cdn_common::serve::serve(listener, api::router(state), http_limits, shutdown).await;
+    tokio::join!(
+        cdn_common::serve::serve(
+            listener,
+            api::router(state),
+            http_limits.clone(),
+            shutdown.clone()
+        ),
+        cdn_common::serve::serve(s3_listener, s3_router, http_limits, shutdown),
+    );
     upkeep.stop().await;
     changes.stop().await;
     Ok(())

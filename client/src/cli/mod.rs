@@ -8,12 +8,14 @@
 //! - [`bench`]: `cdn bench`, one large transfer timed each way.
 //! - [`tokens`]: `cdn token …` and `cdn share`; [`credentials`]: where
 //!   the token sent is found.
+//! - [`keys`]: `cdn key …` (S3 access keys) and `cdn bucket …`.
 
 mod bar;
 mod bench;
 mod commands;
 mod credentials;
 mod demo;
+mod keys;
 mod render;
 mod tokens;
 
@@ -153,6 +155,14 @@ enum Command {
     #[command(subcommand)]
     Token(TokenCommand),
 
+    /// Create, list and revoke S3 access keys (needs an admin token).
+    #[command(subcommand)]
+    Key(KeyCommand),
+
+    /// Make an S3 bucket and its objects public or private.
+    #[command(subcommand)]
+    Bucket(BucketCommand),
+
     /// Show the storage nodes: status, storage and memory use, last contact.
     Nodes,
 
@@ -203,6 +213,52 @@ enum TokenCommand {
         /// Ids of the tokens (from `cdn token ls`).
         #[arg(required = true, value_name = "ID")]
         ids: Vec<Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Create an access key for S3 clients; prints its id and secret (shown only this once).
+    ///
+    /// The text output is two `AWS_…=` lines, ready for `export`; --json
+    /// prints `access_key_id` and `secret_access_key` among the rest.
+    Create {
+        /// What the key is for, e.g. the machine or person using it.
+        #[arg(long)]
+        name: String,
+        /// What it allows, comma-separated: read, write (admin implies both).
+        #[arg(
+            long,
+            alias = "scope",
+            value_delimiter = ',',
+            default_value = "read,write",
+            value_name = "SCOPES",
+            value_parser = parse_scope
+        )]
+        scopes: Vec<Scope>,
+    },
+    /// List every access key, revoked ones included; secrets are never shown.
+    #[command(visible_alias = "list")]
+    Ls,
+    /// Revoke access keys; S3 refuses them from the next request on.
+    Revoke {
+        /// Ids of the keys (the ID column of `cdn key ls`, not the access key id).
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<Uuid>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BucketCommand {
+    /// Anyone may list the bucket and read its objects, without signing.
+    Public {
+        /// Name of the bucket.
+        name: String,
+    },
+    /// Only signed requests (or tokens) may list and read it.
+    Private {
+        /// Name of the bucket.
+        name: String,
     },
 }
 
@@ -347,6 +403,8 @@ async fn dispatch(command: Command, client: &Client, out: &Output) -> anyhow::Re
         Command::Rm { ids } => commands::remove(client, out, &ids).await,
         Command::Share { id, expires } => tokens::share(client, out, id, &expires).await,
         Command::Token(command) => tokens::token(client, out, command).await,
+        Command::Key(command) => keys::key(client, out, command).await,
+        Command::Bucket(command) => keys::bucket(client, out, command).await,
         Command::Nodes => commands::nodes(client, out).await,
         Command::Stats => commands::stats(client, out).await,
         Command::Demo => demo::run(client, out).await,
@@ -389,6 +447,30 @@ mod tests {
             panic!("`cdn ls` should parse as Ls");
         };
         assert_eq!(args.limit, DEFAULT_PAGE);
+    }
+
+    #[test]
+    fn key_scopes_are_comma_separated_and_default_to_read_and_write() {
+        let scopes = |args: &[&str]| match Cli::try_parse_from(args).unwrap().command {
+            Command::Key(KeyCommand::Create { scopes, .. }) => scopes,
+            other => panic!("not a key creation: {other:?}"),
+        };
+        let given = scopes(&["cdn", "key", "create", "--name", "n", "--scopes", "read"]);
+        assert_eq!(given, [Scope::Read]);
+        let both = [
+            "cdn",
+            "key",
+            "create",
+            "--name",
+            "n",
+            "--scopes",
+            "read,write",
+        ];
+        assert_eq!(scopes(&both), [Scope::Read, Scope::Write]);
+        let default = scopes(&["cdn", "key", "create", "--name", "n"]);
+        assert_eq!(default, [Scope::Read, Scope::Write]);
+        let bad = ["cdn", "key", "create", "--name", "n", "--scopes", "root"];
+        assert!(Cli::try_parse_from(bad).is_err());
     }
 
     #[test]

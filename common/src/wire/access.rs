@@ -163,3 +163,55 @@ mod tests {
         );
     }
 }
+
+/// Body of `POST /keys`: a new S3 access key.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewAccessKey {
+    pub name: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// Answer to `POST /keys`: the only time the secret is shown.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CreatedAccessKey {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: DateTime<Utc>,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// An access key as `GET /keys` lists it, without its secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessKeyInfo {
+    pub id: Uuid,
+    pub name: String,
+    pub scopes: Vec<Scope>,
+    pub access_key_id: String,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AccessKeyList {
+    pub keys: Vec<AccessKeyInfo>,
+}
+
+/// Body of `PATCH /buckets/{name}`: who may read the bucket's objects.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketPatch {
+    pub visibility: Visibility,
+}
+
+/// A bucket as `PATCH /buckets/{name}` answers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BucketInfo {
+    pub name: String,
+    /// Public buckets are listed and read without a credential, and so are
+    /// their objects.
+    pub visibility: Visibility,
+}

@@ -88,7 +88,9 @@ pub async fn bytes(
         ));
     }
     let disposition = content_disposition(&record.filename, flag(&params.download));
-    if flag(&params.redirect) {
+    // An object made of parts is no one node's blob: it is always served
+    // from here, part after part.
+    if flag(&params.redirect) && record.segments.is_empty() {
         let location =
             super::redirect::location(&state, &record, params.node.as_deref(), &disposition)?;
         headers.insert(header::LOCATION, header_value(&location)?);

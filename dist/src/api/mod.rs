@@ -12,13 +12,17 @@
 //! - `pages`: the dashboard at `/` and `/ui/…`, and the pages a browser
 //!   form upload lands on.
 //! - `access`: the bearer-token extractors and the rule for reading
-//!   private content; `tokens`: the admin API; `share`: presigned links.
+//!   private content; `tokens`: the admin API; `share`: presigned links;
+//!   `keys`: the admin API of S3 access keys; `buckets`: a bucket made
+//!   public or private.
 
 mod access;
+mod buckets;
 mod cluster;
 mod content;
 mod data;
 mod form;
+mod keys;
 mod listing;
 mod pages;
 mod redirect;
@@ -55,6 +59,9 @@ pub fn router(state: AppState) -> Router {
         .route("/tokens", post(tokens::create).get(tokens::list))
         .route("/tokens/current", get(tokens::current))
         .route("/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/keys", post(keys::create).get(keys::list))
+        .route("/keys/{id}", axum::routing::delete(keys::revoke))
+        .route("/buckets/{name}", axum::routing::patch(buckets::patch))
         .route("/nodes", get(cluster::nodes))
         .route("/stats", get(cluster::stats))
         .route("/placements", get(cluster::placements))

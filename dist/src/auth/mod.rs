@@ -9,8 +9,10 @@
 //! - `bootstrap`: the admin token and the signing key at start-up.
 //! - `presign`: signing and checking links.
 //! - `secret`: making and hashing secrets.
+//! - `keys`: the S3 API's access keys.
 
 mod bootstrap;
+mod keys;
 mod presign;
 mod secret;
 
@@ -98,21 +100,39 @@ impl Access {
         })
     }
 
+    /// Records an access key's use, as [`Access::touch`] does a token's.
+    fn touch_key(&self, id: Uuid) {
+        if self.due_for_touch(id) {
+            let catalog = self.catalog.clone();
+            tokio::spawn(async move {
+                if let Err(err) = catalog.touch_access_key(id).await {
+                    tracing::debug!(error = %err, "cannot record an access key's use");
+                }
+            });
+        }
+    }
+
+    /// Whether `id`'s use should be written now: at most once a minute.
+    fn due_for_touch(&self, id: Uuid) -> bool {
+        let mut touched = self
+            .touched
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        let now = Instant::now();
+        if touched
+            .get(&id)
+            .is_some_and(|last| now.duration_since(*last) < TOUCH_EVERY)
+        {
+            return false;
+        }
+        touched.insert(id, now);
+        true
+    }
+
     /// Records the use in the background, at most once a minute per token.
     fn touch(&self, id: Uuid) {
-        {
-            let mut touched = self
-                .touched
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner());
-            let now = Instant::now();
-            if touched
-                .get(&id)
-                .is_some_and(|last| now.duration_since(*last) < TOUCH_EVERY)
-            {
-                return;
-            }
-            touched.insert(id, now);
+        if !self.due_for_touch(id) {
+            return;
         }
         let catalog = self.catalog.clone();
         tokio::spawn(async move {
@@ -127,22 +147,9 @@ impl Access {
         name: &str,
         scopes: &[Scope],
     ) -> Result<CreatedToken, ApiError> {
-        let name = name.trim();
-        if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
-            return Err(ApiError::BadRequest(
-                "a token's name must be 1 to 100 bytes of text without control characters".into(),
-            ));
-        }
-        if scopes.is_empty() {
-            return Err(ApiError::BadRequest(
-                "a token needs at least one scope: read, write or admin".into(),
-            ));
-        }
-        let mut scopes = scopes.to_vec();
-        scopes.sort();
-        scopes.dedup();
+        let (name, scopes) = check_name_and_scopes("a token", name, scopes)?;
         let secret = secret::generate()?;
-        let names: Vec<String> = scopes.iter().map(|scope| scope.to_string()).collect();
+        let names = scope_names(&scopes);
         let record = self
             .catalog
             .insert_token(Uuid::now_v7(), name, &secret::hash(&secret), &names)
@@ -195,12 +202,39 @@ impl Access {
 }
 
 fn scopes_of(record: &TokenRecord) -> Vec<Scope> {
-    // The table's CHECK allows only known names; anything else grants nothing.
-    record
-        .scopes
-        .iter()
-        .filter_map(|name| name.parse().ok())
-        .collect()
+    scopes_from(&record.scopes)
+}
+
+fn scopes_from(names: &[String]) -> Vec<Scope> {
+    // The tables' CHECKs allow only known names; anything else grants nothing.
+    names.iter().filter_map(|name| name.parse().ok()).collect()
+}
+
+fn scope_names(scopes: &[Scope]) -> Vec<String> {
+    scopes.iter().map(|scope| scope.to_string()).collect()
+}
+
+/// A credential's name (trimmed) and its scopes (sorted, once each).
+fn check_name_and_scopes<'a>(
+    what: &str,
+    name: &'a str,
+    scopes: &[Scope],
+) -> Result<(&'a str, Vec<Scope>), ApiError> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::BadRequest(format!(
+            "{what}'s name must be 1 to 100 bytes of text without control characters"
+        )));
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::BadRequest(format!(
+            "{what} needs at least one scope: read, write or admin"
+        )));
+    }
+    let mut scopes = scopes.to_vec();
+    scopes.sort();
+    scopes.dedup();
+    Ok((name, scopes))
 }
 
 fn info(record: &TokenRecord) -> TokenInfo {

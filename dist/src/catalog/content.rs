@@ -8,6 +8,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::changes::announce;
+use super::keyed::NewEntry;
 use super::{Catalog, ContentRecord, ContentRow, NewBytes, SELECT_CONTENT, StrayBlob};
 
 /// A change of name, type or visibility; `None` keeps what is there.
@@ -32,37 +33,26 @@ impl Catalog {
     }
 
     pub async fn count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT count(*) FROM content")
+        sqlx::query_scalar("SELECT count(*) FROM content WHERE bucket <> $1")
+            .bind(super::buckets::PARTS_BUCKET)
             .fetch_one(&self.pool)
             .await
     }
 
     /// Adds a new object whose bytes are already on their nodes.
+    /// `None` when its bucket and key are taken (or the bucket is gone).
     pub async fn insert(
         &self,
         id: Uuid,
-        filename: String,
-        content_type: String,
-        visibility: Visibility,
+        entry: NewEntry,
         bytes: NewBytes,
-    ) -> Result<ContentRecord, sqlx::Error> {
+    ) -> Result<Option<ContentRecord>, sqlx::Error> {
         self.to_completion(move |catalog| async move {
             let mut tx = catalog.pool.begin().await?;
-            sqlx::query(
-                "INSERT INTO content
-                     (id, filename, content_type, size, sha256, blob_key, visibility)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(id)
-            .bind(filename)
-            .bind(content_type)
-            .bind(bytes.size as i64)
-            .bind(bytes.sha256)
-            .bind(&bytes.blob_key)
-            .bind(visibility)
-            .execute(&mut *tx)
-            .await?;
-            commit_version(tx, id, &bytes).await
+            if !insert_row(&mut tx, id, &entry, &bytes).await? {
+                return Ok(None);
+            }
+            commit_version(tx, id, &bytes).await.map(Some)
         })
         .await
     }
@@ -88,7 +78,7 @@ impl Catalog {
                      filename = coalesce($2, filename),
                      content_type = coalesce($3, content_type),
                      size = $4, sha256 = $5, blob_key = $6,
-                     visibility = coalesce($7, visibility),
+                     visibility = coalesce($7, visibility), md5 = $8,
                      version = version + 1, updated_at = now()
                  WHERE id = $1",
             )
@@ -99,6 +89,7 @@ impl Catalog {
             .bind(bytes.sha256)
             .bind(&bytes.blob_key)
             .bind(change.visibility)
+            .bind(&bytes.md5)
             .execute(&mut *tx)
             .await?;
             announce(&mut *tx, &[id]).await?;
@@ -162,6 +153,39 @@ impl Catalog {
     }
 }
 
+/// Inserts the row of a new object, in a bucket that exists (locked
+/// against removal until the transaction ends). `false` when the bucket
+/// is gone or the key is taken.
+pub(super) async fn insert_row(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    entry: &NewEntry,
+    bytes: &NewBytes,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO content
+             (id, filename, content_type, size, sha256, md5, blob_key, visibility,
+              bucket, object_key, headers)
+         SELECT $1, $2, $3, $4, $5, $6, $7, $8, b.name, $10, $11
+         FROM (SELECT name FROM bucket WHERE name = $9 FOR SHARE) b
+         ON CONFLICT (bucket, object_key) DO NOTHING",
+    )
+    .bind(id)
+    .bind(&entry.filename)
+    .bind(&entry.content_type)
+    .bind(bytes.size as i64)
+    .bind(bytes.sha256)
+    .bind(&bytes.md5)
+    .bind(&bytes.blob_key)
+    .bind(entry.visibility)
+    .bind(&entry.bucket)
+    .bind(&entry.key)
+    .bind(sqlx::types::Json(&entry.headers))
+    .execute(&mut **tx)
+    .await?;
+    Ok(inserted.rows_affected() == 1)
+}
+
 /// The object as PostgreSQL has it now (or as `executor`'s transaction
 /// sees it).
 async fn fetch<'e>(
@@ -177,7 +201,7 @@ async fn fetch<'e>(
 
 /// Records the copies of the version just written, commits, and answers
 /// with that version as the transaction saw it.
-async fn commit_version(
+pub(super) async fn commit_version(
     mut tx: Transaction<'_, Postgres>,
     id: Uuid,
     bytes: &NewBytes,
@@ -212,7 +236,7 @@ async fn adopt_copies(
 
 /// Locks the object's row, drops its copy records and lists the copies as
 /// stray, due now; `None` when the object does not exist.
-async fn retire_copies(
+pub(super) async fn retire_copies(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
 ) -> Result<Option<Vec<StrayBlob>>, sqlx::Error> {
@@ -224,7 +248,8 @@ async fn retire_copies(
     let Some(key) = key else {
         return Ok(None);
     };
-    let strays = sqlx::query_as(
+    let mut strays = retire_parts(tx, id).await?;
+    let own: Vec<StrayBlob> = sqlx::query_as(
         "WITH gone AS (DELETE FROM replica WHERE content_id = $1 RETURNING node_id)
          INSERT INTO stray_blob (node_id, blob_key, due_at)
          SELECT node_id, $2, now() FROM gone
@@ -235,5 +260,50 @@ async fn retire_copies(
     .bind(key)
     .fetch_all(&mut **tx)
     .await?;
+    strays.extend(own);
     Ok(Some(strays))
+}
+
+/// Removes the parts an object is made of (none for most): their rows go
+/// and their copies become stray, due now.
+async fn retire_parts(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+) -> Result<Vec<StrayBlob>, sqlx::Error> {
+    let parts: Vec<Uuid> =
+        sqlx::query_scalar("DELETE FROM content_segment WHERE content_id = $1 RETURNING part_id")
+            .bind(id)
+            .fetch_all(&mut **tx)
+            .await?;
+    drop_parts(tx, &parts).await
+}
+
+/// Deletes part rows nothing refers to any more; their copies become
+/// stray, due now.
+pub(super) async fn drop_parts(
+    tx: &mut Transaction<'_, Postgres>,
+    parts: &[Uuid],
+) -> Result<Vec<StrayBlob>, sqlx::Error> {
+    if parts.is_empty() {
+        return Ok(Vec::new());
+    }
+    let strays = sqlx::query_as(
+        "WITH gone AS (
+             DELETE FROM replica r USING content c
+             WHERE r.content_id = c.id AND c.id = ANY($1)
+             RETURNING r.node_id, c.blob_key)
+         INSERT INTO stray_blob (node_id, blob_key, due_at)
+         SELECT node_id, blob_key, now() FROM gone
+         ON CONFLICT (node_id, blob_key) DO UPDATE SET due_at = now()
+         RETURNING node_id, blob_key",
+    )
+    .bind(parts)
+    .fetch_all(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM content WHERE id = ANY($1)")
+        .bind(parts)
+        .execute(&mut **tx)
+        .await?;
+    announce(&mut **tx, parts).await?;
+    Ok(strays)
 }

@@ -190,7 +190,8 @@ impl Catalog {
     }
 
     /// Content whose good copies on `available` nodes are fewer than
-    /// `copies` (`Under`) or more (`Over`), oldest first.
+    /// `copies` (`Under`) or more (`Over`), oldest first. An object made
+    /// of parts has no copies of its own; each part is content here.
     pub async fn misreplicated(
         &self,
         side: Replication,
@@ -205,6 +206,7 @@ impl Catalog {
                  WHERE g.content_id = c.id AND g.state = 'ok' AND g.node_id = ANY($1)
              ) g
              WHERE CASE WHEN $3 THEN g.good < $2 ELSE g.good > $2 END
+               AND NOT EXISTS (SELECT 1 FROM content_segment s WHERE s.content_id = c.id)
              ORDER BY c.id LIMIT $4"
         ))
         .bind(available)
@@ -224,7 +226,8 @@ impl Catalog {
         sqlx::query_scalar(
             "SELECT count(*) FROM content c
              WHERE (SELECT count(*) FROM replica r
-                    WHERE r.content_id = c.id AND r.state = 'ok' AND r.node_id = ANY($1)) < $2",
+                    WHERE r.content_id = c.id AND r.state = 'ok' AND r.node_id = ANY($1)) < $2
+               AND NOT EXISTS (SELECT 1 FROM content_segment s WHERE s.content_id = c.id)",
         )
         .bind(available)
         .bind(copies)

@@ -111,7 +111,10 @@ impl Catalog {
 /// Appends `WHERE …` for `filter` (always a `WHERE`, so callers append
 /// `AND …`).
 fn push_filter(query: &mut QueryBuilder<'_, Postgres>, filter: &ContentFilter) {
-    query.push(" WHERE true");
+    // Parts are listed as the objects they make up, never alone.
+    query
+        .push(" WHERE c.bucket <> ")
+        .push_bind(super::buckets::PARTS_BUCKET);
     if filter.public_only {
         query.push(" AND c.visibility = 'public'");
     }

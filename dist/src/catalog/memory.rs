@@ -154,6 +154,11 @@ mod tests {
             updated_at: Utc::now(),
             replicas: Vec::new(),
             visibility: Default::default(),
+            key: id.to_string(),
+            md5: None,
+            headers: Default::default(),
+            segments: Vec::new(),
+            bucket_is_parts: false,
         }
     }
 

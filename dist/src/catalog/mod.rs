@@ -10,16 +10,24 @@
 //! - `strays`: blobs on nodes that nothing points at (`stray_blob`), to
 //!   be removed.
 //! - `tokens`: API tokens by their secret's hash, and the key presigned
-//!   links are signed with.
+//!   links are signed with; `access_keys`: the S3 API's access keys.
+//! - `buckets`: S3 buckets; `keyed`: objects by bucket and key (put as
+//!   create-or-replace, and listings in key order).
+//! - `multipart`: S3 multipart uploads, their parts (content rows of
+//!   their own) and the objects completed from them.
 //! - `memory`: the objects read, kept until a change forgets them, so
 //!   hot reads skip the database; `changes`: every change announced to
 //!   all distributors (`NOTIFY`), and followed (`LISTEN`).
 
+mod access_keys;
+mod buckets;
 mod changes;
 mod content;
 mod copies;
+mod keyed;
 mod listing;
 mod memory;
+mod multipart;
 mod strays;
 mod tokens;
 
@@ -31,11 +39,16 @@ use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgPool};
 use uuid::Uuid;
 
+pub use access_keys::AccessKeyRecord;
+pub use buckets::BucketRemoval;
+pub use buckets::{BucketRecord, DEFAULT_BUCKET};
 pub use changes::ChangeFollower;
 pub use content::MetadataChange;
 pub use copies::Replication;
+pub use keyed::{KeyPageRequest, KeyedWrite, NewEntry};
 pub use listing::{After, ContentFilter, PageRequest, SortKey};
 pub use memory::{ForgetHook, Forgotten};
+pub use multipart::{Completion, PartRecord, UploadRecord};
 pub use strays::StrayBlob;
 pub use tokens::TokenRecord;
 
@@ -66,7 +79,38 @@ pub struct ContentRecord {
     pub updated_at: DateTime<Utc>,
     pub replicas: Vec<ReplicaRecord>,
     pub visibility: Visibility,
+    /// The S3 key it is found under in its bucket (native uploads: their
+    /// id, in the default bucket).
+    pub key: String,
+    /// Hex MD5 of the bytes, when known: the S3 ETag.
+    pub md5: Option<String>,
+    /// The S3 headers kept with the object, by lowercase name.
+    pub headers: ObjectHeaders,
+    /// The parts, in order, of an object completed from a multipart
+    /// upload; such an object has no blob (nor copies) of its own.
+    pub segments: Vec<Segment>,
+    /// Kept in the parts' bucket.
+    pub bucket_is_parts: bool,
 }
+
+impl ContentRecord {
+    /// Whether this is a part of a multipart upload or of an object made
+    /// of parts, which only the S3 front and repair see.
+    pub fn is_part(&self) -> bool {
+        self.bucket_is_parts
+    }
+}
+
+/// One part of an object made of parts: a content row of its own, with
+/// its blob and copies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub part_id: Uuid,
+    pub size: u64,
+}
+
+/// Headers an S3 writer sent that are given back on reads.
+pub type ObjectHeaders = std::collections::BTreeMap<String, String>;
 
 /// What is known of one copy.
 #[derive(Clone, Debug)]
@@ -109,6 +153,8 @@ pub struct NewBytes {
     pub blob_key: BlobKey,
     pub size: u64,
     pub sha256: Sha256,
+    /// Hex MD5 of the same bytes.
+    pub md5: String,
     /// The nodes that confirmed a whole copy.
     pub nodes: Vec<NodeId>,
 }
@@ -127,8 +173,14 @@ struct ContentRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     visibility: Visibility,
+    key: String,
+    md5: Option<String>,
+    headers: sqlx::types::Json<ObjectHeaders>,
     replica_nodes: Vec<NodeId>,
     replica_states: Vec<ReplicaState>,
+    part_ids: Vec<Uuid>,
+    part_sizes: Vec<i64>,
+    bucket_is_parts: bool,
 }
 
 impl From<ContentRow> for ContentRecord {
@@ -152,21 +204,43 @@ impl From<ContentRow> for ContentRecord {
             updated_at: row.updated_at,
             replicas,
             visibility: row.visibility,
+            key: row.key,
+            md5: row.md5,
+            headers: row.headers.0,
+            segments: row
+                .part_ids
+                .into_iter()
+                .zip(row.part_sizes)
+                .map(|(part_id, size)| Segment {
+                    part_id,
+                    size: size.max(0) as u64,
+                })
+                .collect(),
+            bucket_is_parts: row.bucket_is_parts,
         }
     }
 }
 
 /// Reads `ContentRow`s from `content c`; a query adds its own conditions.
+/// The parts' bucket is `PARTS_BUCKET`, spelled out as a constant needs.
 const SELECT_CONTENT: &str = "
     SELECT c.id, c.filename, c.content_type, c.size, c.sha256, c.version, c.blob_key,
-           c.created_at, c.updated_at, c.visibility,
-           coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states
+           c.created_at, c.updated_at, c.visibility, c.object_key AS key, c.md5, c.headers,
+           coalesce(r.nodes, '{}') AS replica_nodes, coalesce(r.states, '{}') AS replica_states,
+           coalesce(s.parts, '{}') AS part_ids, coalesce(s.sizes, '{}') AS part_sizes,
+           c.bucket = 'multipart..parts' AS bucket_is_parts
     FROM content c
     LEFT JOIN LATERAL (
         SELECT array_agg(node_id ORDER BY node_id) AS nodes,
                array_agg(state ORDER BY node_id) AS states
         FROM replica WHERE content_id = c.id
-    ) r ON true";
+    ) r ON true
+    LEFT JOIN LATERAL (
+        SELECT array_agg(s.part_id ORDER BY s.position) AS parts,
+               array_agg(p.size ORDER BY s.position) AS sizes
+        FROM content_segment s JOIN content p ON p.id = s.part_id
+        WHERE s.content_id = c.id
+    ) s ON true";
 
 impl Catalog {
     pub fn new(pool: PgPool) -> Self {

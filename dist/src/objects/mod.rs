@@ -12,9 +12,18 @@
 //! - `read`: reading bytes from the copies, with failover, or from `cache`.
 //! - `cache`: hot objects' bytes kept whole in memory.
 //! - `placements`: where the latest writes went and why, for the dashboard.
+//! - `buckets`, `keyed`: S3's buckets, and objects by bucket and key (put
+//!   as create-or-replace, copy, listings with common prefixes); `etag`:
+//!   the MD5 of an upload, taken on the write's one pass.
+//! - `multipart`: S3 multipart uploads, each part written like an object;
+//!   a completed object is its parts in order (`read` streams them).
 
+mod buckets;
 mod cache;
+mod etag;
 mod fanout;
+mod keyed;
+mod multipart;
 mod placements;
 mod read;
 mod replicate;
@@ -34,6 +43,8 @@ use crate::metrics::ReplicaHealth;
 use placements::RecentPlacements;
 
 pub use cache::HotObjects;
+pub use keyed::{KeyListing, KeyedObject, ListRequest};
+pub use multipart::CompleteError;
 pub use replicate::{BlobSpec, Owner};
 pub use write::NewObject;
 
@@ -107,10 +118,12 @@ impl Objects {
         self.replication
     }
 
+    /// An object by id; never a part of one on its own.
     pub async fn get(&self, id: Uuid) -> Result<ContentRecord, ApiError> {
         self.catalog
             .get(id)
             .await?
+            .filter(|record| !record.is_part())
             .ok_or_else(|| ApiError::not_found(id))
     }
 
@@ -143,6 +156,8 @@ impl Objects {
     ) -> Result<ContentRecord, ApiError> {
         let filename = filename.map(check_filename).transpose()?;
         let content_type = content_type.map(check_content_type).transpose()?;
+        // Parts are changed only with the object they make up.
+        self.get(id).await?;
         let change = MetadataChange {
             filename,
             content_type,
@@ -159,6 +174,8 @@ impl Objects {
 
     /// Removes an object and, as far as the nodes answer, its copies.
     pub async fn delete(&self, id: Uuid) -> Result<(), ApiError> {
+        // Parts go only with the object (or upload) they belong to.
+        self.get(id).await?;
         let strays = self
             .catalog
             .delete(id)

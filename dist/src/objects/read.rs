@@ -29,11 +29,12 @@ use bytes::{Bytes, BytesMut};
 use cdn_common::{BlobKey, Hasher, NodeId, Sha256};
 use futures::future::Either;
 use futures::stream::BoxStream;
-use futures::{Stream, StreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
+use uuid::Uuid;
 
 use super::Objects;
 use super::cache::Served;
-use crate::catalog::{ContentRecord, ReplicaState};
+use crate::catalog::{ContentRecord, ReplicaState, Segment};
 use crate::cluster::{Node, NodeClient};
 use crate::error::ApiError;
 use crate::metrics;
@@ -106,9 +107,51 @@ impl Objects {
         Ok(whole.freeze())
     }
 
-    /// Streams the bytes from the copies. The stream borrows nothing
-    /// (`use<>`), so a body can open one read after another.
+    /// Streams the bytes: from the copies of the object's blob, or part
+    /// after part for an object made of parts. The stream borrows nothing,
+    /// so a body can open one read after another.
     async fn stream(
+        &self,
+        record: &ContentRecord,
+        range: Option<ByteRange>,
+    ) -> Result<BoxStream<'static, io::Result<Bytes>>, ApiError> {
+        if record.segments.is_empty() {
+            return Ok(self.stream_blob(record, range).await?.boxed());
+        }
+        Ok(self.stream_parts(record, range))
+    }
+
+    /// The parts the requested bytes fall in, each opened when the one
+    /// before it ends; a part read whole is checked against its SHA-256.
+    fn stream_parts(
+        &self,
+        record: &ContentRecord,
+        range: Option<ByteRange>,
+    ) -> BoxStream<'static, io::Result<Bytes>> {
+        let pieces = pieces(&record.segments, record.size, range);
+        let objects = self.clone();
+        futures::stream::iter(pieces)
+            .then(move |(part_id, range)| {
+                let objects = objects.clone();
+                async move {
+                    let part = objects
+                        .catalog
+                        .get(part_id)
+                        .await
+                        .map_err(io::Error::other)?
+                        .ok_or_else(|| io::Error::other("a part of the object is gone"))?;
+                    objects
+                        .stream_blob(&part, range)
+                        .await
+                        .map_err(io::Error::other)
+                }
+            })
+            .try_flatten()
+            .boxed()
+    }
+
+    /// Streams the bytes of one blob from its copies.
+    async fn stream_blob(
         &self,
         record: &ContentRecord,
         range: Option<ByteRange>,
@@ -145,6 +188,33 @@ impl Objects {
         })?;
         Ok(reader.into_stream())
     }
+}
+
+/// Which parts hold the inclusive `range` of an object of `size` bytes
+/// (all of it when `None`), and which of each part's bytes: `None` for a
+/// whole part.
+fn pieces(
+    segments: &[Segment],
+    size: u64,
+    range: Option<ByteRange>,
+) -> Vec<(Uuid, Option<ByteRange>)> {
+    if size == 0 {
+        return Vec::new();
+    }
+    let (first, last) = range.unwrap_or((0, size - 1));
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    for segment in segments {
+        let end = start + segment.size;
+        if segment.size > 0 && first < end && last >= start {
+            let from = first.max(start) - start;
+            let to = last.min(end - 1) - start;
+            let whole = from == 0 && to == segment.size - 1;
+            pieces.push((segment.part_id, (!whole).then_some((from, to))));
+        }
+        start = end;
+    }
+    pieces
 }
 
 struct CopyReader {
@@ -312,5 +382,41 @@ impl CopyReader {
         })
         // Safe to poll past its end: a compressing body asks once more.
         .fuse()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segments(sizes: &[u64]) -> Vec<Segment> {
+        sizes
+            .iter()
+            .map(|&size| Segment {
+                part_id: Uuid::now_v7(),
+                size,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_range_across_part_boundaries_reads_the_parts_it_covers() {
+        let parts = segments(&[10, 10, 5]);
+        let ids: Vec<Uuid> = parts.iter().map(|part| part.part_id).collect();
+        assert_eq!(
+            pieces(&parts, 25, None),
+            [(ids[0], None), (ids[1], None), (ids[2], None)]
+        );
+        assert_eq!(
+            pieces(&parts, 25, Some((8, 21))),
+            [
+                (ids[0], Some((8, 9))),
+                (ids[1], None),
+                (ids[2], Some((0, 1)))
+            ]
+        );
+        assert_eq!(pieces(&parts, 25, Some((10, 19))), [(ids[1], None)]);
+        assert_eq!(pieces(&parts, 25, Some((24, 24))), [(ids[2], Some((4, 4)))]);
+        assert!(pieces(&[], 0, None).is_empty());
     }
 }

@@ -14,10 +14,11 @@ use cdn_common::{BlobKey, Fingerprint, NodeId};
 use futures::Stream;
 use uuid::Uuid;
 
+use super::etag::Md5Stream;
 use super::fanout::{TransferError, write_copies};
 use super::replicate::{BlobSpec, Owner};
 use super::{Objects, check_content_type, check_filename, guess_content_type};
-use crate::catalog::{ContentRecord, MetadataChange, NewBytes};
+use crate::catalog::{ContentRecord, DEFAULT_BUCKET, MetadataChange, NewBytes, NewEntry};
 use crate::cluster::NodeCallError;
 use crate::error::ApiError;
 use crate::metrics;
@@ -60,17 +61,18 @@ impl Objects {
         let id = Uuid::now_v7();
         let filename = filename.unwrap_or_else(|| id.to_string());
         let content_type = content_type.unwrap_or_else(|| guess_content_type(&filename));
-        match self
-            .catalog
-            .insert(
-                id,
-                filename,
-                content_type,
-                new.visibility.unwrap_or_default(),
-                bytes.clone(),
-            )
-            .await
-        {
+        // Native uploads land in the default bucket under their id.
+        let entry = NewEntry {
+            filename,
+            content_type,
+            visibility: new.visibility.unwrap_or_default(),
+            bucket: DEFAULT_BUCKET.to_owned(),
+            key: id.to_string(),
+            headers: Default::default(),
+        };
+        let inserted = self.catalog.insert(id, entry, bytes.clone()).await;
+        let inserted = inserted.and_then(|record| record.ok_or(sqlx::Error::RowNotFound));
+        match inserted {
             Ok(record) => {
                 self.placements
                     .record(&record, self.replication, bytes.nodes, considered);
@@ -130,7 +132,7 @@ impl Objects {
     /// Places, writes and confirms the copies of one body of `len` bytes
     /// (when known), and says how the placement rule saw the nodes. On
     /// failure no copy is left behind.
-    async fn write_bytes<S, E>(
+    pub(super) async fn write_bytes<S, E>(
         &self,
         len: Option<u64>,
         body: S,
@@ -146,7 +148,9 @@ impl Objects {
         let considered = self.cluster.explain_placement(len, &chosen_ids);
         let key = BlobKey::generate();
         self.catalog.expect_blobs(&chosen_ids, &key).await?;
-        let fanout = match write_copies(&self.nodes, &chosen, &key, len, body).await {
+        // The MD5 (S3's ETag) is taken on the same pass as the SHA-256.
+        let mut body = Md5Stream::new(body);
+        let fanout = match write_copies(&self.nodes, &chosen, &key, len, &mut body).await {
             Ok(fanout) => fanout,
             Err(err) => {
                 self.abandon(&key, &chosen_ids).await;
@@ -198,6 +202,7 @@ impl Objects {
             blob_key: key,
             size,
             sha256,
+            md5: body.finish(),
             nodes: holder_ids,
         };
         Ok((bytes, considered))

@@ -2,7 +2,8 @@
 //! until shutdown:
 //!
 //! - polling every node's `/stats` (health and figures for placement);
-//! - `janitor`: removing stray blobs that are due;
+//! - `janitor`: removing stray blobs that are due, and aborting multipart
+//!   uploads left unfinished for `MULTIPART_EXPIRY`;
 //! - `repair`: reconciling inventories, restoring lost copies, trimming
 //!   surplus ones.
 
@@ -49,9 +50,9 @@ impl Upkeep {
             every(
                 config.poll_interval,
                 &stop,
-                objects.clone(),
-                |objects| async move {
-                    janitor::round(&objects).await;
+                (objects.clone(), config.multipart_expiry),
+                |(objects, expiry)| async move {
+                    janitor::round(&objects, expiry).await;
                 },
             ),
             every(

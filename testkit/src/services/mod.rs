@@ -115,10 +115,14 @@ pub enum Mode {
 pub struct Service {
     /// `http://127.0.0.1:PORT`; the same for the service's whole life.
     pub url: String,
+    /// The distributor's S3 API, `http://127.0.0.1:PORT`, when it runs
+    /// in-process (a child serves S3 on a port of its own choosing).
+    pub s3_url: Option<String>,
     program: Program,
     settings: Vec<(String, String)>,
     mode: Mode,
     port: HeldPort,
+    s3_port: Option<HeldPort>,
     running: Option<Running>,
 }
 
@@ -160,8 +164,21 @@ impl Service {
         {
             settings.push(("NODE_SECRET".into(), NODE_SECRET.into()));
         }
+        let s3_port = match (program, &mode) {
+            (Program::Dist, Mode::InProcess) => {
+                Some(HeldPort::new().expect("holding a loopback port"))
+            }
+            _ => None,
+        };
+        if program == Program::Dist && s3_port.is_none() {
+            // Never the default 0.0.0.0:9000, which parallel tests share.
+            settings.retain(|(name, _)| name != "S3_LISTEN_ADDR");
+            settings.push(("S3_LISTEN_ADDR".into(), "127.0.0.1:0".into()));
+        }
         let mut service = Service {
             url: port.url(),
+            s3_url: s3_port.as_ref().map(HeldPort::url),
+            s3_port,
             program,
             settings,
             mode,
@@ -249,7 +266,16 @@ impl Service {
         self.running = Some(match &self.mode {
             Mode::InProcess => {
                 log_to_stderr_when_asked();
-                Running::InProcess(start_in_process(self.program, &self.settings, listener))
+                let s3_listener = self
+                    .s3_port
+                    .as_ref()
+                    .map(|port| port.listen().expect("listening on the held S3 port"));
+                Running::InProcess(start_in_process(
+                    self.program,
+                    &self.settings,
+                    listener,
+                    s3_listener,
+                ))
             }
             Mode::Child { log } => {
                 let program = self.program;
@@ -321,6 +347,7 @@ fn start_in_process(
     program: Program,
     settings: &[(String, String)],
     listener: std::net::TcpListener,
+    s3_listener: Option<std::net::TcpListener>,
 ) -> InProcess {
     let name = program.binary_name();
     let bad = |err: cdn_common::env::EnvError| -> ! { panic!("{name}: {err}") };
@@ -335,8 +362,11 @@ fn start_in_process(
         Program::Dist => {
             let vars = Vars::from_pairs(cdn_dist::config::SETTINGS, settings.to_vec());
             let config = cdn_dist::config::Config::from_vars(&vars).unwrap_or_else(|err| bad(err));
-            InProcess::start(name, listener, move |listener, shutdown| {
-                cdn_dist::run(listener, config, shutdown)
+            let s3_listener = s3_listener.expect("an S3 listener for an in-process distributor");
+            InProcess::start(name, listener, move |listener, shutdown| async move {
+                s3_listener.set_nonblocking(true)?;
+                let s3_listener = tokio::net::TcpListener::from_std(s3_listener)?;
+                cdn_dist::run_with_s3(listener, s3_listener, config, shutdown).await
             })
         }
     }

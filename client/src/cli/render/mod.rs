@@ -15,7 +15,7 @@ use comfy_table::{Table, presets};
 
 pub use cdn_common::size::human_size;
 pub use cluster::{node_table, stats_table};
-pub use tokens::token_table;
+pub use tokens::{access_key_table, token_table};
 
 /// A name as sent by the server, with control characters escaped so that
 /// it cannot rewrite the terminal.
