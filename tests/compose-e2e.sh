@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # End-to-end test of the real Compose stack (docker-compose.yml + Dockerfile):
-# build, start, the client's demo, the HTTP API through curl, persistence
+# build, start, the client's demo, the HTTP API through curl, the S3 API
+# through aws-cli, persistence
 # across `down`/`up`, and placement around a stopped node.
 #
-# Needs Docker with Compose v2, curl and jq (scripts/install-docker.sh). Uses
+# Needs Docker with Compose v2, curl, jq (scripts/install-docker.sh) and
+# aws-cli. Uses
 # the local base images of scripts/local-base-images.sh unless RUST_IMAGE,
 # DEBIAN_IMAGE and POSTGRES_IMAGE are already set. Host ports 8000-8003 must
 # be free: `docker compose up` fails, and says so, when one is not.
@@ -208,6 +210,25 @@ all_up || fail "/nodes does not show three nodes up: $(cat "$W/nodes.json")"
 ok "/stats and /nodes: three nodes up"
 
 # --- the dashboard -------------------------------------------------------------
+phase s3
+# The README's S3 example: a key made by `cdn key create`, then aws-cli on
+# the published S3 port, bytes back as sent; anonymous requests refused.
+dc run --rm -T client key create --name e2e --json > "$W/key.json" 2>"$W/key.err" ||
+  { cat "$W/key.err" >&2; fail "cdn key create"; }
+export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION=us-east-1
+AWS_ACCESS_KEY_ID=$(jq -r .access_key_id "$W/key.json")
+AWS_SECRET_ACCESS_KEY=$(jq -r .secret_access_key "$W/key.json")
+export AWS_CONFIG_FILE="$W/aws-config" AWS_SHARED_CREDENTIALS_FILE="$W/aws-credentials"
+s3() { timeout 60 aws --endpoint-url http://localhost:9000 s3 "$@"; }
+s3 mb s3://e2e-photos > "$W/s3.log" 2>&1 || { cat "$W/s3.log" >&2; fail "aws s3 mb"; }
+s3 cp "$W/one.bin" s3://e2e-photos/dir/one.bin > "$W/s3.log" 2>&1 || { cat "$W/s3.log" >&2; fail "aws s3 cp up"; }
+s3 ls s3://e2e-photos/dir/ > "$W/s3-ls.log" 2>&1 || { cat "$W/s3-ls.log" >&2; fail "aws s3 ls"; }
+grep -q " 3000000 one.bin" "$W/s3-ls.log" || fail "aws s3 ls does not list one.bin: $(cat "$W/s3-ls.log")"
+s3 cp s3://e2e-photos/dir/one.bin "$W/one-s3.bin" > "$W/s3.log" 2>&1 || { cat "$W/s3.log" >&2; fail "aws s3 cp down"; }
+same "$W/one.bin" "$W/one-s3.bin" "aws s3 cp down"
+req "http://localhost:9000/e2e-photos/dir/one.bin"; expect 403 "anonymous GET from a private bucket"
+ok "s3: key made by cdn key create; aws s3 mb, cp up, ls, cp down on :9000; anonymous GET 403"
+
 phase dashboard
 req "$DIST/"; expect 200 "GET / (the dashboard)"
 header content-type | grep -q '^text/html' || fail "GET / is $(header content-type), not HTML"
