@@ -1,8 +1,12 @@
 //! The admin API of S3 access keys: made by admins only, the secret shown
 //! once, listed without secrets, and refused by S3 at once when revoked.
 
+use std::time::Duration;
+
 use cdn_common::wire::{AccessKeyList, Scope};
+use reqwest::Method;
 use serde_json::json;
+use testkit::raw;
 use testkit::services::{Stack, bearer_http};
 
 use crate::cli::{Aws, create_key};
@@ -71,5 +75,135 @@ async fn a_wrong_secret_or_a_missing_scope_is_refused() {
     reader.ok(&["s3", "ls"]).await;
     reader
         .fails_with(&["s3", "mb", "s3://nope"], "AccessDenied")
+        .await;
+}
+
+/// The native routes behind the S3 credentials: keys are an admin's, a
+/// bucket's visibility a writer's. Anyone else is refused (401 without a
+/// token, 403 with too few scopes) and changes nothing; a caller allowed
+/// in still cannot send a JSON body past MAX_JSON_BYTES (413, before it
+/// is read whole), a name that is not one (400), or a bucket that does not
+/// exist (404).
+#[tokio::test]
+async fn key_and_bucket_routes_check_the_caller_and_cap_the_body() {
+    let stack = Stack::start().await;
+    let key = create_key(&stack, "kept", &[Scope::Read]).await;
+    let writer = stack
+        .client
+        .create_token("writer", &[Scope::Read, Scope::Write])
+        .await
+        .unwrap();
+    let reader = stack
+        .client
+        .create_token("reader", &[Scope::Read])
+        .await
+        .unwrap();
+    // Public first, so a refused request asking for private would show.
+    let made_public = bearer_http(Some(&writer.token))
+        .patch(stack.url("/buckets/content"))
+        .json(&json!({"visibility": "public"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made_public.status(), 200);
+    let stolen_key = r#"{"name": "stolen", "scopes": ["write"]}"#;
+    let opened = r#"{"visibility": "private"}"#;
+    let routes = [
+        (Method::POST, "/keys".to_owned(), stolen_key, &writer.token),
+        (Method::GET, "/keys".to_owned(), "", &writer.token),
+        (
+            Method::DELETE,
+            format!("/keys/{}", key.id),
+            "",
+            &writer.token,
+        ),
+        (
+            Method::PATCH,
+            "/buckets/content".to_owned(),
+            opened,
+            &reader.token,
+        ),
+    ];
+    for (method, path, body, too_few_scopes) in &routes {
+        for (token, expected) in [(None, 401), (Some(too_few_scopes.as_str()), 403)] {
+            let refused = bearer_http(token)
+                .request(method.clone(), stack.url(path))
+                .header("content-type", "application/json")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                refused.status().as_u16(),
+                expected,
+                "{method} {path} {token:?}"
+            );
+        }
+        if body.is_empty() {
+            continue;
+        }
+        let allowed = if path.starts_with("/keys") {
+            stack.admin_token()
+        } else {
+            &writer.token
+        };
+        let oversized = vec![b' '; 2 << 20];
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: cdn\r\nAuthorization: Bearer {allowed}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            oversized.len()
+        );
+        let request = [head.as_bytes(), &oversized].concat();
+        let too_big = raw::send(stack.dist.addr(), &request, Duration::from_secs(10)).await;
+        assert_eq!(too_big.status, Some(413), "{method} {path}: {too_big:?}");
+    }
+
+    let admin = bearer_http(Some(stack.admin_token()));
+    let not_an_id = admin
+        .delete(stack.url("/keys/not-a-uuid"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_an_id.status(), 400);
+    let too_long = admin
+        .post(stack.url("/keys"))
+        .json(&json!({"name": "n".repeat(10_000), "scopes": ["read"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), 400);
+    let by_writer = bearer_http(Some(&writer.token));
+    let missing = by_writer
+        .patch(stack.url("/buckets/no-such-bucket"))
+        .json(&json!({"visibility": "public"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+    let not_a_visibility = by_writer
+        .patch(stack.url("/buckets/content"))
+        .json(&json!({"visibility": "everyone"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_a_visibility.status(), 400);
+
+    // Nothing the refused requests asked for happened.
+    let keys: AccessKeyList = admin
+        .get(stack.url("/keys"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(keys.keys.len(), 1, "{keys:?}");
+    assert!(
+        keys.keys[0].revoked_at.is_none(),
+        "a refused DELETE revoked a key"
+    );
+    let anonymous = Aws::new(&stack, "unused", "unused");
+    anonymous
+        .ok(&["s3", "ls", "s3://content/", "--no-sign-request"])
         .await;
 }
