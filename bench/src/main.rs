@@ -3,7 +3,8 @@
 //! one `cdn-dist`, the release binaries next to this one) beside nginx
 //! serving the very same bytes and a bare in-memory axum server (the
 //! limit), loads each with wrk, times one big
-//! transfer with `cdn bench`, and prints one markdown table.
+//! transfer with `cdn bench` and again with `aws s3 cp`, and prints one
+//! markdown table.
 //!
 //! It exits non-zero when something did not work (a service did not start,
 //! a request failed); missing a speed target is reported, never a failure.
@@ -15,6 +16,7 @@
 //! - `stack`: PostgreSQL, the nodes and the distributor, the objects.
 //! - `nginx`, `limit`, `wrk`: the yardsticks (nginx serving files, a bare
 //!   axum server answering from memory) and the load generator.
+//! - `s3`: the big transfer through the S3 API with the `aws` command.
 //! - `workload`: the loads over many objects (cold reads, Zipf).
 //! - `report`: the figures and the table.
 //! - `cpu`: each server's CPU time per request, from `/proc`.
@@ -26,6 +28,7 @@ mod nginx;
 mod profile;
 mod report;
 mod run;
+mod s3;
 mod stack;
 mod targets;
 mod workload;

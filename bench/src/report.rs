@@ -22,6 +22,8 @@ pub struct Transfer {
 pub struct Measurements {
     pub loads: HashMap<Endpoint, wrk::Report>,
     pub transfer: Option<Transfer>,
+    /// The same transfer through the S3 API.
+    pub s3_transfer: Option<Transfer>,
     /// MiB per service, in start order, the distributor first.
     pub peak_rss: Vec<(String, f64)>,
     /// The distributor's `CACHE_SIZE`, MiB.
@@ -66,6 +68,8 @@ impl Measurements {
             Figure::ZipfHitRatio => Value::Number(self.zipf_hit_percent?),
             Figure::BigUpload => Value::Number(self.transfer?.upload_mb_per_s),
             Figure::BigDownload => Value::Number(self.transfer?.download_mb_per_s),
+            Figure::S3Upload => Value::Number(self.s3_transfer?.upload_mb_per_s),
+            Figure::S3Download => Value::Number(self.s3_transfer?.download_mb_per_s),
             Figure::PeakRss => Value::PerService(self.peak_rss.clone()),
         };
         Some(value)
@@ -160,7 +164,8 @@ pub fn table(targets: &[Target], measured: &Measurements, labels: &Labels) -> St
     for target in targets {
         let value = measured.value(target.figure);
         let baseline = target.baseline.and_then(|figure| {
-            let server = figure.endpoint().map_or("", Endpoint::server);
+            // The one baseline without a load is the native transfer's.
+            let server = figure.endpoint().map_or("native", Endpoint::server);
             measured.value(figure).map(|value| (server, value))
         });
         let ratio = match (&value, &baseline) {
@@ -242,6 +247,10 @@ mod tests {
             transfer: Some(Transfer {
                 upload_mb_per_s: 300.0,
                 download_mb_per_s: 600.0,
+            }),
+            s3_transfer: Some(Transfer {
+                upload_mb_per_s: 150.0,
+                download_mb_per_s: 300.0,
             }),
             peak_rss: vec![("dist".into(), 70.5), ("node1".into(), 10.0)],
             cache_mib: 32.0,

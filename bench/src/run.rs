@@ -269,6 +269,11 @@ async fn measure(
     measured.transfer = Some(stack.transfer(&settings.big).await?);
     print_peaks(stack);
 
+    phases.begin(format!("the same through S3 (aws s3 cp up and down)"));
+    let big = parse_size::parse_size(&settings.big)?;
+    measured.s3_transfer = Some(crate::s3::transfer(stack, big).await?);
+    print_peaks(stack);
+
     phases.begin("reading every /metrics and the peak memory");
     stack.check_metrics(work).await?;
     measured.peak_rss = stack.peak_rss();

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::{Context, bail, ensure};
-use cdn_common::wire::{CacheStats, ClusterStats, ContentList, MAX_PAGE};
+use cdn_common::wire::{CacheStats, ClusterStats, ContentList, CreatedAccessKey, MAX_PAGE, Scope};
 use futures::{StreamExt, TryStreamExt};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
@@ -126,6 +126,29 @@ impl Stack {
 
     pub fn dist_url(&self) -> &str {
         &self.services.dist.url
+    }
+
+    /// The distributor's S3 API, which it announced at start-up.
+    pub fn s3_url(&self) -> anyhow::Result<&str> {
+        self.services
+            .dist
+            .s3_url
+            .as_deref()
+            .context("the distributor announced no S3 address")
+    }
+
+    /// An S3 access key that may read and write.
+    pub async fn access_key(&self) -> anyhow::Result<CreatedAccessKey> {
+        let body = serde_json::json!({"name": "bench", "scopes": [Scope::Read, Scope::Write]});
+        let answer = self
+            .http
+            .post(format!("{}/keys", self.dist_url()))
+            .bearer_auth(self.token())
+            .json(&body)
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(answer.json().await?)
     }
 
     /// The admin token the harness gave the distributor: uploads need a

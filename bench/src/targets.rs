@@ -107,6 +107,10 @@ pub enum Figure {
     BigUpload,
     /// Its download, MB/s.
     BigDownload,
+    /// The same upload by `aws s3 cp`, MB/s.
+    S3Upload,
+    /// Its download, MB/s.
+    S3Download,
     /// Each service's highest resident memory over the run, MiB.
     PeakRss,
 }
@@ -117,7 +121,11 @@ impl Figure {
         match self {
             Figure::RequestsPerSecond(Endpoint::DistUpload) => "uploads/s",
             Figure::RequestsPerSecond(_) => "req/s",
-            Figure::MegabytesPerSecond(_) | Figure::BigUpload | Figure::BigDownload => "MB/s",
+            Figure::MegabytesPerSecond(_)
+            | Figure::BigUpload
+            | Figure::BigDownload
+            | Figure::S3Upload
+            | Figure::S3Download => "MB/s",
             Figure::Latency(_) => "p50 / p99 ms",
             Figure::ZipfHitRatio => "hit %",
             Figure::PeakRss => "MiB",
@@ -131,7 +139,11 @@ impl Figure {
             | Figure::MegabytesPerSecond(endpoint)
             | Figure::Latency(endpoint) => Some(endpoint),
             Figure::ZipfHitRatio => Some(Endpoint::DistZipf),
-            Figure::BigUpload | Figure::BigDownload | Figure::PeakRss => None,
+            Figure::BigUpload
+            | Figure::BigDownload
+            | Figure::S3Upload
+            | Figure::S3Download
+            | Figure::PeakRss => None,
         }
     }
 }
@@ -250,6 +262,18 @@ pub const TARGETS: &[Target] = &[
         figure: BigDownload,
         baseline: None,
         goal: Goal::AtLeast(500.0),
+    },
+    Target {
+        row: "(e) {big} upload via S3 (aws s3 cp)",
+        figure: S3Upload,
+        baseline: Some(BigUpload),
+        goal: Goal::None,
+    },
+    Target {
+        row: "(e) {big} download via S3 (aws s3 cp)",
+        figure: S3Download,
+        baseline: Some(BigDownload),
+        goal: Goal::None,
     },
     Target {
         row: "(zipf) {zipf}",

@@ -149,9 +149,20 @@ pub async fn listener(addr: SocketAddr) -> io::Result<tokio::net::TcpListener> {
 /// Prints `listening on ADDR` on stdout (logs go to stderr), so whoever
 /// started the service on port 0 learns the port it got.
 pub fn announce(listener: &tokio::net::TcpListener) -> io::Result<SocketAddr> {
+    announce_as("", listener)
+}
+
+/// [`announce`] for a second listener, after the first: `NAME listening
+/// on ADDR`.
+pub fn announce_as(name: &str, listener: &tokio::net::TcpListener) -> io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
+    let prefix = if name.is_empty() {
+        String::new()
+    } else {
+        format!("{name} ")
+    };
     let mut stdout = io::stdout().lock();
-    writeln!(stdout, "listening on {addr}")?;
+    writeln!(stdout, "{prefix}listening on {addr}")?;
     stdout.flush()?;
     Ok(addr)
 }

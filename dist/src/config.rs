@@ -36,7 +36,12 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "S3_REGION",
         default: Some("us-east-1"),
-        about: "The region the S3-compatible API names itself (GetBucketLocation, HeadBucket).",
+        about: "The region the S3-compatible API names itself and requests must be signed for.",
+    },
+    Setting {
+        name: "S3_DOMAIN",
+        default: Some("localhost"),
+        about: "Domains whose subdomains name buckets (virtual-hosted style: BUCKET.DOMAIN), comma separated; other hosts are path-style.",
     },
     Setting {
         name: "REPLICATION",
@@ -166,6 +171,8 @@ pub struct Config {
     /// Where the S3-compatible API serves, and the region it names.
     pub s3_listen_addr: SocketAddr,
     pub s3_region: String,
+    /// Domains whose subdomains name buckets.
+    pub s3_domains: Vec<String>,
     pub nodes: Vec<NodeAddress>,
     /// How often every node's `/stats` is polled.
     pub poll_interval: Duration,
@@ -292,6 +299,7 @@ impl Service for Config {
             listen_addr: vars.parse("LISTEN_ADDR")?,
             s3_listen_addr: vars.parse("S3_LISTEN_ADDR")?,
             s3_region: vars.parse_with("S3_REGION", parse_region)?,
+            s3_domains: vars.parse_with("S3_DOMAIN", crate::s3::parse_domains)?,
             nodes,
             poll_interval,
             down_after: vars

@@ -54,8 +54,9 @@ use crate::state::AppState;
 use crate::upkeep::Upkeep;
 
 /// Connects to PostgreSQL, applies the migrations, starts polling the nodes
-/// and serves the API on `listener`, and the S3 API on `S3_LISTEN_ADDR`,
-/// until `shutdown` completes.
+/// and serves the API on `listener`, and the S3 API on `S3_LISTEN_ADDR`
+/// (announced on stdout as `s3 listening on ADDR`), until `shutdown`
+/// completes.
 pub async fn run(
     listener: TcpListener,
     config: Config,
@@ -64,6 +65,8 @@ pub async fn run(
     let s3_listener = TcpListener::bind(config.s3_listen_addr)
         .await
         .with_context(|| format!("S3_LISTEN_ADDR: cannot listen on {}", config.s3_listen_addr))?;
+    // Its port, when 0 was asked for, goes to whoever started this.
+    cdn_common::service::announce_as("s3", &s3_listener)?;
     run_with_s3(listener, s3_listener, config, shutdown).await
 }
 
@@ -117,7 +120,12 @@ pub async fn run_with_s3(
         hot,
     );
     let upkeep = Upkeep::start(&objects, &config);
-    let s3_router = s3::router(objects.clone(), access.clone(), &config.s3_region);
+    let s3_router = s3::router(
+        objects.clone(),
+        access.clone(),
+        &config.s3_region,
+        &config.s3_domains,
+    );
     let state = AppState {
         objects,
         public_url: config.public_url.as_deref().map(Arc::from),

@@ -3,6 +3,7 @@
 //! trailers) and routes to [`CdnS3`], which answers by calling `objects`
 //! like the native API does. No SQL and no node calls here.
 //!
+//! - `addressing`: which hosts name a bucket (virtual-hosted style).
 //! - `auth`: access keys for `s3s`'s signature checks, and who may do
 //!   which operation (anonymous reads of public buckets and objects).
 //! - `buckets`: bucket operations and their ACLs; `names`: S3's rules for
@@ -15,6 +16,7 @@
 //!   trailers) checked as the body passes.
 //! - `errors`: the service layer's errors as S3 error codes.
 
+mod addressing;
 mod auth;
 mod buckets;
 mod checksums;
@@ -33,6 +35,8 @@ use s3s::dto::*;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use s3s::{S3Request, S3Response, S3Result};
 
+pub use addressing::parse_domains;
+
 use crate::auth::Access;
 use crate::objects::Objects;
 
@@ -45,7 +49,7 @@ pub struct CdnS3 {
 
 /// The S3 API as a router for the shared HTTP server loop, so it gets the
 /// same connection limits, timeouts, request ids and access log.
-pub fn router(objects: Objects, access: Access, region: &str) -> Router {
+pub fn router(objects: Objects, access: Access, region: &str, domains: &[String]) -> Router {
     let mut builder = S3ServiceBuilder::new(CdnS3 {
         objects: objects.clone(),
         region: region.to_owned(),
@@ -53,7 +57,12 @@ pub fn router(objects: Objects, access: Access, region: &str) -> Router {
     builder.set_auth(auth::Keys {
         access: access.clone(),
     });
-    builder.set_access(auth::Rules { objects, access });
+    builder.set_access(auth::Rules {
+        objects,
+        access,
+        region: region.to_owned(),
+    });
+    builder.set_host(addressing::BucketDomains::new(domains));
     let service = builder.build();
     Router::new()
         .fallback(move |request: Request| serve(service.clone(), request))

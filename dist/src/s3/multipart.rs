@@ -78,19 +78,7 @@ impl CdnS3 {
         let upload = self
             .existing_upload(&input.bucket, &input.key, &input.upload_id)
             .await?;
-        let claims = Claims::new(
-            Checksum {
-                checksum_crc32: input.checksum_crc32.clone(),
-                checksum_crc32c: input.checksum_crc32c.clone(),
-                checksum_crc64nvme: input.checksum_crc64nvme.clone(),
-                checksum_sha1: input.checksum_sha1.clone(),
-                checksum_sha256: input.checksum_sha256.clone(),
-                ..Default::default()
-            },
-            input.content_md5.clone(),
-            &req.headers,
-            req.trailing_headers,
-        )?;
+        let claims = Claims::of(&input, &req.headers, req.trailing_headers)?;
         let Some(body) = input.body else {
             return Err(s3_error!(IncompleteBody, "the request has no body"));
         };

@@ -34,19 +34,7 @@ impl CdnS3 {
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let input = req.input;
         let bucket = self.existing_bucket(&input.bucket).await?;
-        let claims = Claims::new(
-            Checksum {
-                checksum_crc32: input.checksum_crc32.clone(),
-                checksum_crc32c: input.checksum_crc32c.clone(),
-                checksum_crc64nvme: input.checksum_crc64nvme.clone(),
-                checksum_sha1: input.checksum_sha1.clone(),
-                checksum_sha256: input.checksum_sha256.clone(),
-                ..Default::default()
-            },
-            input.content_md5.clone(),
-            &req.headers,
-            req.trailing_headers,
-        )?;
+        let claims = Claims::of(&input, &req.headers, req.trailing_headers)?;
         let content_encoding = stored_encoding(input.content_encoding.as_deref());
         let headers = kept_headers(
             [

@@ -8,7 +8,9 @@ a traceback and a non-zero status.
 
 import base64
 import hashlib
+import hmac
 import os
+import socket
 import time
 import urllib.error
 import urllib.request
@@ -30,16 +32,16 @@ BUCKET = "boto"
 TIMEOUT = 30
 
 
-def client(secret=SECRET):
+def client(secret=SECRET, region=REGION, endpoint=ENDPOINT, addressing="path"):
     return boto3.client(
         "s3",
-        endpoint_url=ENDPOINT,
+        endpoint_url=endpoint,
         aws_access_key_id=KEY_ID,
         aws_secret_access_key=secret,
-        region_name=REGION,
+        region_name=region,
         config=Config(
             signature_version="s3v4",
-            s3={"addressing_style": "path"},
+            s3={"addressing_style": addressing},
             retries={"max_attempts": 1},
             connect_timeout=TIMEOUT,
             read_timeout=TIMEOUT,
@@ -141,6 +143,66 @@ def check_trailers(s3):
     assert status == 400 and b"BadDigest" in body, (status, body)
     assert s3.get_object(Bucket=BUCKET, Key="trailer.bin")["Body"].read() == data
     print("ok unsigned payload with a CRC32 trailer; a wrong trailer is BadDigest")
+
+
+def sha256_hex(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def signed_trailer_put(key, data, crc, chunk_size=64 * 1024, signed_crc=None):
+    """A PutObject with STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER: every
+    chunk signed, each signature chained to the one before, then the CRC32
+    in a trailer with a signature of its own (over `signed_crc`, to forge
+    one, else over `crc`)."""
+    chunks = [data[i : i + chunk_size] for i in range(0, len(data), chunk_size)] + [b""]
+    trailer = "x-amz-checksum-crc32:%s" % crc
+    # The encoded length is fixed by the sizes alone (every signature is 64
+    # hex digits), so it can be signed before the chunk signatures exist.
+    encoded_length = sum(len("%x;chunk-signature=" % len(c)) + 64 + 2 + len(c) + 2 for c in chunks)
+    encoded_length += len(trailer) + 2 + len("x-amz-trailer-signature:") + 64 + 2 + 2
+    request = AWSRequest(
+        method="PUT",
+        url="%s/%s/%s" % (ENDPOINT, BUCKET, key),
+        headers={
+            "Content-Encoding": "aws-chunked",
+            "X-Amz-Content-SHA256": "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
+            "X-Amz-Trailer": "x-amz-checksum-crc32",
+            "X-Amz-Decoded-Content-Length": str(len(data)),
+            "Content-Length": str(encoded_length),
+        },
+    )
+    SigV4Auth(Credentials(KEY_ID, SECRET), "s3", REGION).add_auth(request)
+    prepared = request.prepare()
+    amz_date = prepared.headers["X-Amz-Date"]
+    scope = "%s/%s/s3/aws4_request" % (amz_date[:8], REGION)
+    signing_key = ("AWS4" + SECRET).encode()
+    for part in (amz_date[:8], REGION, "s3", "aws4_request"):
+        signing_key = hmac.new(signing_key, part.encode(), hashlib.sha256).digest()
+    sign = lambda text: hmac.new(signing_key, text.encode(), hashlib.sha256).hexdigest()
+    previous = prepared.headers["Authorization"].rsplit("Signature=", 1)[1]
+    body = b""
+    for chunk in chunks:
+        previous = sign("\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, sha256_hex(b""), sha256_hex(chunk)]))
+        body += b"%x;chunk-signature=%s\r\n%s\r\n" % (len(chunk), previous.encode(), chunk)
+    signed_trailer = "x-amz-checksum-crc32:%s\n" % (signed_crc or crc)
+    trailer_signature = sign("\n".join(["AWS4-HMAC-SHA256-TRAILER", amz_date, scope, previous, sha256_hex(signed_trailer.encode())]))
+    body += b"%s\r\nx-amz-trailer-signature:%s\r\n\r\n" % (trailer.encode(), trailer_signature.encode())
+    assert len(body) == encoded_length
+    return http("PUT", prepared.url, data=body, headers=dict(prepared.headers))
+
+
+def check_signed_trailers(s3):
+    data = os.urandom(150_000)
+    status, body = signed_trailer_put("signed-trailer.bin", data, crc32_b64(data))
+    assert status == 200, (status, body)
+    assert s3.get_object(Bucket=BUCKET, Key="signed-trailer.bin")["Body"].read() == data
+    status, body = signed_trailer_put("signed-trailer.bin", os.urandom(1000), crc32_b64(data))
+    assert status == 400 and b"BadDigest" in body, (status, body)
+    other = os.urandom(1000)
+    status, body = signed_trailer_put("signed-trailer.bin", other, crc32_b64(other), signed_crc=crc32_b64(data))
+    assert status == 403 and b"SignatureDoesNotMatch" in body, (status, body)
+    assert s3.get_object(Bucket=BUCKET, Key="signed-trailer.bin")["Body"].read() == data
+    print("ok signed chunks with a signed CRC32 trailer; a wrong trailer is BadDigest, a forged one refused")
 
 
 def check_presigned(s3):
@@ -248,14 +310,65 @@ def check_wrong_secret():
     print("ok a wrong secret is SignatureDoesNotMatch")
 
 
+def check_wrong_region():
+    elsewhere = client(region="eu-west-1")
+    assert error_code(elsewhere.list_buckets) == "AuthorizationHeaderMalformed"
+    url = elsewhere.generate_presigned_url("get_object", Params={"Bucket": BUCKET, "Key": "docs/a.bin"}, ExpiresIn=300)
+    status, body = http("GET", url)
+    assert status == 400 and b"AuthorizationQueryParametersError" in body, (status, body)
+    print("ok a signature for another region is refused")
+
+
+def resolve_localhost_subdomains():
+    """Names under `localhost` are the loopback address (RFC 6761), as
+    browsers and curl already treat them; the C resolver here does not."""
+    original = socket.getaddrinfo
+
+    def getaddrinfo(host, *args, **kwargs):
+        if isinstance(host, str) and host.endswith(".localhost"):
+            host = "127.0.0.1"
+        return original(host, *args, **kwargs)
+
+    socket.getaddrinfo = getaddrinfo
+
+
+def check_virtual_hosted_style():
+    resolve_localhost_subdomains()
+    port = ENDPOINT.rsplit(":", 1)[1]
+    s3 = client(endpoint="http://localhost:%s" % port, addressing="virtual")
+    sent_to = []
+    s3.meta.events.register("before-send", lambda request, **_: sent_to.append(request.url))
+    s3.create_bucket(Bucket="virtual")
+    data = os.urandom(10_000)
+    s3.put_object(Bucket="virtual", Key="dir/v.bin", Body=data)
+    assert s3.get_object(Bucket="virtual", Key="dir/v.bin")["Body"].read() == data
+    listed = s3.list_objects_v2(Bucket="virtual", Prefix="dir/")
+    assert [item["Key"] for item in listed["Contents"]] == ["dir/v.bin"]
+    assert sent_to and all(url.startswith("http://virtual.localhost:%s/" % port) for url in sent_to), sent_to
+
+    # Unsigned reads find the bucket by the host name too.
+    base = "http://virtual.localhost:%s" % port
+    assert http("GET", base + "/dir/v.bin")[0] == 403
+    s3.put_bucket_acl(Bucket="virtual", ACL="public-read")
+    assert http("GET", base + "/dir/v.bin") == (200, data)
+    # The same object path-style, on the same listener.
+    assert http("GET", "http://localhost:%s/virtual/dir/v.bin" % port) == (200, data)
+    s3.delete_object(Bucket="virtual", Key="dir/v.bin")
+    s3.delete_bucket(Bucket="virtual")
+    print("ok virtual-hosted-style requests, signed and unsigned")
+
+
 def main():
     s3 = client()
     check_put_get_list_delete(s3)
     check_checksums(s3)
     check_trailers(s3)
+    check_signed_trailers(s3)
     check_presigned(s3)
     check_multipart(s3)
     check_wrong_secret()
+    check_wrong_region()
+    check_virtual_hosted_style()
 
 
 if __name__ == "__main__":

@@ -76,6 +76,49 @@ async fn a_wrong_secret_or_a_missing_scope_is_refused() {
     reader
         .fails_with(&["s3", "mb", "s3://nope"], "AccessDenied")
         .await;
+
+    // A copy reads its source, so a key that may only write cannot use
+    // one to read what it could not GET.
+    let owner = create_key(&stack, "owner", &[Scope::Read, Scope::Write]).await;
+    let owner = Aws::new(&stack, &owner.access_key_id, &owner.secret_access_key);
+    owner.ok(&["s3", "mb", "s3://private"]).await;
+    std::fs::write(owner.dir().join("secret.txt"), b"not for writers").unwrap();
+    owner
+        .ok(&["s3", "cp", "secret.txt", "s3://private/secret.txt"])
+        .await;
+    let writer = create_key(&stack, "writer", &[Scope::Write]).await;
+    let writer = Aws::new(&stack, &writer.access_key_id, &writer.secret_access_key);
+    std::fs::write(writer.dir().join("mine.txt"), b"mine").unwrap();
+    writer
+        .ok(&["s3", "cp", "mine.txt", "s3://private/mine.txt"])
+        .await;
+    writer
+        .fails_with(&["s3", "cp", "s3://private/secret.txt", "got.txt"], "403")
+        .await;
+    let copy = [
+        "s3api",
+        "copy-object",
+        "--bucket",
+        "private",
+        "--key",
+        "leak.txt",
+        "--copy-source",
+        "private/secret.txt",
+    ];
+    writer.fails_with(&copy, "AccessDenied").await;
+    owner
+        .fails_with(
+            &[
+                "s3api",
+                "head-object",
+                "--bucket",
+                "private",
+                "--key",
+                "leak.txt",
+            ],
+            "404",
+        )
+        .await;
 }
 
 /// The native routes behind the S3 credentials: keys are an admin's, a

@@ -19,13 +19,17 @@ use crate::tied;
 /// The first file descriptor of socket activation.
 const LISTEN_FD: i32 = 3;
 
+/// The lines a service may start its stdout with, one per listener: the
+/// one it was handed, then the distributor's S3 listener.
+const ANNOUNCED_LINES: usize = 2;
+
 pub(crate) struct ChildProcess {
     child: Child,
     /// The harness's copy of the listening socket. Dropped with the child,
     /// so that once the child is dead nothing is left listening and
     /// connections are refused rather than queued.
     _listener: TcpListener,
-    /// The first line the child printed on stdout.
+    /// The lines the child announced its listeners with.
     announced: mpsc::Receiver<String>,
 }
 
@@ -72,9 +76,14 @@ impl ChildProcess {
         let (announce, announced) = mpsc::channel();
         std::thread::spawn(move || {
             let mut stdout = BufReader::new(stdout);
-            let mut first = String::new();
-            if stdout.read_line(&mut first).is_ok() {
-                let _ = announce.send(first.trim_end().to_owned());
+            for _ in 0..ANNOUNCED_LINES {
+                let mut line = String::new();
+                match stdout.read_line(&mut line) {
+                    Ok(read) if read > 0 => {
+                        let _ = announce.send(line.trim_end().to_owned());
+                    }
+                    _ => break,
+                }
             }
             // Nothing else is expected there; drain it so the child can
             // never block on a full pipe.
@@ -100,7 +109,8 @@ impl ChildProcess {
         }
     }
 
-    /// The first line the child printed, waiting at most `limit` for it.
+    /// The next of the lines the child announced its listeners with,
+    /// waiting at most `limit` for it.
     pub(crate) fn announced(&self, limit: Duration) -> Option<String> {
         self.announced.recv_timeout(limit).ok()
     }

@@ -115,8 +115,9 @@ pub enum Mode {
 pub struct Service {
     /// `http://127.0.0.1:PORT`; the same for the service's whole life.
     pub url: String,
-    /// The distributor's S3 API, `http://127.0.0.1:PORT`, when it runs
-    /// in-process (a child serves S3 on a port of its own choosing).
+    /// The distributor's S3 API, `http://127.0.0.1:PORT`. In-process it
+    /// stays the same; a child takes a new port at each start, announced
+    /// on its stdout.
     pub s3_url: Option<String>,
     program: Program,
     settings: Vec<(String, String)>,
@@ -319,6 +320,7 @@ impl Service {
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let mut s3_url = None;
         if let Some(Running::Child(child)) = &self.running {
             // It printed this before serving, so it is there by now.
             let announced = child.announced(Duration::from_secs(5));
@@ -328,6 +330,18 @@ impl Service {
                 Some(expected.as_str()),
                 "{name}'s first line"
             );
+            if self.program == Program::Dist {
+                // It took port 0 for S3: the second line says which.
+                let line = child.announced(Duration::from_secs(5));
+                let addr = line
+                    .as_deref()
+                    .and_then(|line| line.strip_prefix("s3 listening on "))
+                    .unwrap_or_else(|| panic!("{name}'s second line: {line:?}"));
+                s3_url = Some(format!("http://{addr}"));
+            }
+        }
+        if s3_url.is_some() {
+            self.s3_url = s3_url;
         }
     }
 

@@ -1,0 +1,151 @@
+//! The big transfer again through the S3 API, as a user moves a large
+//! file: `aws s3 cp` up, then down, with the command's default multipart
+//! settings, signed with an access key made for the run. The bytes that
+//! come back are compared with those sent.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+
+use crate::report::Transfer;
+use crate::stack::Stack;
+
+/// The slowest either copy may be before it counts as stuck.
+const SLOWEST_BYTES_PER_SECOND: u64 = 5_000_000;
+
+const BLOCK: usize = 1 << 20;
+
+/// Times `aws s3 cp` of `bytes` bytes up and back down.
+pub async fn transfer(stack: &Stack, bytes: u64) -> anyhow::Result<Transfer> {
+    let key = stack.access_key().await?;
+    let dir = stack.dir().join("s3-transfer");
+    std::fs::create_dir_all(&dir)?;
+    let aws = Aws {
+        endpoint: stack.s3_url()?.to_owned(),
+        key_id: key.access_key_id,
+        secret: key.secret_access_key,
+        dir: dir.clone(),
+        deadline: Duration::from_secs(30 + bytes / SLOWEST_BYTES_PER_SECOND),
+    };
+    let sent = dir.join("sent.bin");
+    let back = dir.join("back.bin");
+    let path = sent.clone();
+    tokio::task::spawn_blocking(move || write_file(&path, bytes)).await??;
+
+    aws.run(&["s3", "mb", "s3://bench"]).await?;
+    let up = aws
+        .run(&[
+            "s3",
+            "cp",
+            "--no-progress",
+            "sent.bin",
+            "s3://bench/big.bin",
+        ])
+        .await?;
+    let down = aws
+        .run(&[
+            "s3",
+            "cp",
+            "--no-progress",
+            "s3://bench/big.bin",
+            "back.bin",
+        ])
+        .await?;
+    let (first, second) = (sent.clone(), back.clone());
+    let same = tokio::task::spawn_blocking(move || same_bytes(&first, &second)).await??;
+    ensure!(
+        same,
+        "the bytes aws s3 cp brought back differ from those sent"
+    );
+    std::fs::remove_dir_all(&dir)?;
+
+    let mb = bytes as f64 / 1e6;
+    Ok(Transfer {
+        upload_mb_per_s: mb / up.as_secs_f64(),
+        download_mb_per_s: mb / down.as_secs_f64(),
+    })
+}
+
+/// The `aws` command, with nothing of the machine's own configuration.
+struct Aws {
+    endpoint: String,
+    key_id: String,
+    secret: String,
+    dir: PathBuf,
+    deadline: Duration,
+}
+
+impl Aws {
+    /// Runs `aws ARGS` in the transfer's directory; how long it took.
+    async fn run(&self, args: &[&str]) -> anyhow::Result<Duration> {
+        std::fs::write(self.dir.join("config"), "[default]\n")?;
+        let mut command = tokio::process::Command::new("aws");
+        command
+            .args(args)
+            .args(["--endpoint-url", &self.endpoint])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.dir)
+            .env("AWS_CONFIG_FILE", self.dir.join("config"))
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("config"))
+            .env("AWS_ACCESS_KEY_ID", &self.key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
+            .env("AWS_DEFAULT_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .current_dir(&self.dir)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        let started = Instant::now();
+        let output = tokio::time::timeout(self.deadline, command.output())
+            .await
+            .with_context(|| format!("aws {args:?} did not end within {:?}", self.deadline))?
+            .context("running aws (the AWS command line; install awscli)")?;
+        let took = started.elapsed();
+        ensure!(
+            output.status.success(),
+            "aws {args:?} failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        Ok(took)
+    }
+}
+
+/// `bytes` bytes that do not compress: one random block, each copy of it
+/// stamped with its number.
+fn write_file(path: &Path, bytes: u64) -> anyhow::Result<()> {
+    let mut block = vec![0u8; BLOCK];
+    fastrand::fill(&mut block);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    let mut left = bytes;
+    let mut number = 0u64;
+    while left > 0 {
+        block[..8].copy_from_slice(&number.to_le_bytes());
+        let take = left.min(BLOCK as u64) as usize;
+        file.write_all(&block[..take])?;
+        left -= take as u64;
+        number += 1;
+    }
+    file.flush()?;
+    Ok(())
+}
+
+fn same_bytes(first: &Path, second: &Path) -> anyhow::Result<bool> {
+    let (mut first, mut second) = (std::fs::File::open(first)?, std::fs::File::open(second)?);
+    if first.metadata()?.len() != second.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut a, mut b) = (vec![0u8; BLOCK], vec![0u8; BLOCK]);
+    loop {
+        let read = first.read(&mut a)?;
+        if read == 0 {
+            return Ok(true);
+        }
+        second.read_exact(&mut b[..read])?;
+        if a[..read] != b[..read] {
+            return Ok(false);
+        }
+    }
+}
