@@ -36,24 +36,8 @@ pub async fn transfer(stack: &Stack, bytes: u64) -> anyhow::Result<Transfer> {
     tokio::task::spawn_blocking(move || write_file(&path, bytes)).await??;
 
     aws.run(&["s3", "mb", "s3://bench"]).await?;
-    let up = aws
-        .run(&[
-            "s3",
-            "cp",
-            "--no-progress",
-            "sent.bin",
-            "s3://bench/big.bin",
-        ])
-        .await?;
-    let down = aws
-        .run(&[
-            "s3",
-            "cp",
-            "--no-progress",
-            "s3://bench/big.bin",
-            "back.bin",
-        ])
-        .await?;
+    let up = timed(stack, &aws, "up", &["sent.bin", "s3://bench/big.bin"]).await?;
+    let down = timed(stack, &aws, "down", &["s3://bench/big.bin", "back.bin"]).await?;
     let (first, second) = (sent.clone(), back.clone());
     let same = tokio::task::spawn_blocking(move || same_bytes(&first, &second)).await??;
     ensure!(
@@ -67,6 +51,45 @@ pub async fn transfer(stack: &Stack, bytes: u64) -> anyhow::Result<Transfer> {
         upload_mb_per_s: mb / up.as_secs_f64(),
         download_mb_per_s: mb / down.as_secs_f64(),
     })
+}
+
+/// `aws s3 cp FROM TO`'s time, and the CPU it and each service spent on
+/// it, printed: on two cores the client's share bounds the figure.
+async fn timed(stack: &Stack, aws: &Aws, way: &str, from_to: &[&str]) -> anyhow::Result<Duration> {
+    let services_before = stack.cpu_spent();
+    let client_before = waited_children_cpu();
+    let took = aws
+        .run(&[&["s3", "cp", "--no-progress"], from_to].concat())
+        .await?;
+    let client = waited_children_cpu().saturating_sub(client_before);
+    let mut spent = vec![format!("aws {:.1}", client.as_secs_f64())];
+    for ((name, after), (_, before)) in stack.cpu_spent().into_iter().zip(services_before) {
+        spent.push(format!(
+            "{name} {:.1}",
+            after.saturating_sub(before).as_secs_f64()
+        ));
+    }
+    eprintln!(
+        "    {way}: {:.1} s; CPU s: {}",
+        took.as_secs_f64(),
+        spent.join(", ")
+    );
+    Ok(took)
+}
+
+/// User plus system CPU time of the child processes this one has waited
+/// for: the `aws` runs (the services are waited for only when they stop).
+fn waited_children_cpu() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let usage = unsafe {
+        let mut usage = std::mem::zeroed::<libc::rusage>();
+        libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage);
+        usage
+    };
+    let seconds = |time: libc::timeval| {
+        Duration::from_secs(time.tv_sec as u64) + Duration::from_micros(time.tv_usec as u64)
+    };
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// The `aws` command, with nothing of the machine's own configuration.

@@ -117,6 +117,18 @@ impl Stack {
         std::iter::once(("dist", &self.services.dist)).chain(nodes)
     }
 
+    /// The CPU time each service has spent so far, the distributor first.
+    pub fn cpu_spent(&self) -> Vec<(&str, Duration)> {
+        self.services()
+            .map(|(name, service)| {
+                let spent = service
+                    .pid()
+                    .map_or(Duration::ZERO, crate::cpu::of_process_tree);
+                (name, spent)
+            })
+            .collect()
+    }
+
     /// The process of the service that answers `url`, if one of ours does.
     pub fn pid_serving(&self, url: &str) -> Option<u32> {
         self.services()
