@@ -227,7 +227,13 @@ grep -q " 3000000 one.bin" "$W/s3-ls.log" || fail "aws s3 ls does not list one.b
 s3 cp s3://e2e-photos/dir/one.bin "$W/one-s3.bin" > "$W/s3.log" 2>&1 || { cat "$W/s3.log" >&2; fail "aws s3 cp down"; }
 same "$W/one.bin" "$W/one-s3.bin" "aws s3 cp down"
 req "http://localhost:9000/e2e-photos/dir/one.bin"; expect 403 "anonymous GET from a private bucket"
-ok "s3: key made by cdn key create; aws s3 mb, cp up, ls, cp down on :9000; anonymous GET 403"
+# Made public, the bucket is read without a key, by its virtual host too
+# (curl takes names under localhost to be the loopback address).
+timeout 60 aws --endpoint-url http://localhost:9000 s3api put-bucket-acl --bucket e2e-photos --acl public-read \
+  > "$W/s3.log" 2>&1 || { cat "$W/s3.log" >&2; fail "aws s3api put-bucket-acl"; }
+req "http://e2e-photos.localhost:9000/dir/one.bin"; expect 200 "anonymous virtual-hosted GET from a public bucket"
+same "$W/one.bin" "$W/body" "anonymous virtual-hosted GET"
+ok "s3: key made by cdn key create; aws s3 mb, cp up, ls, cp down on :9000; anonymous GET 403, then 200 by virtual host once public"
 
 phase dashboard
 req "$DIST/"; expect 200 "GET / (the dashboard)"

@@ -269,7 +269,7 @@ async fn measure(
     measured.transfer = Some(stack.transfer(&settings.big).await?);
     print_peaks(stack);
 
-    phases.begin(format!("the same through S3 (aws s3 cp up and down)"));
+    phases.begin("the same through S3 (aws s3 cp up and down)");
     let big = parse_size::parse_size(&settings.big)?;
     measured.s3_transfer = Some(crate::s3::transfer(stack, big).await?);
     print_peaks(stack);

@@ -104,23 +104,11 @@ struct Aws {
 impl Aws {
     /// Runs `aws ARGS` in the transfer's directory; how long it took.
     async fn run(&self, args: &[&str]) -> anyhow::Result<Duration> {
-        std::fs::write(self.dir.join("config"), "[default]\n")?;
-        let mut command = tokio::process::Command::new("aws");
+        let mut command = testkit::aws::command(&self.dir, &self.key_id, &self.secret)?;
         command
             .args(args)
             .args(["--endpoint-url", &self.endpoint])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", &self.dir)
-            .env("AWS_CONFIG_FILE", self.dir.join("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", self.dir.join("config"))
-            .env("AWS_ACCESS_KEY_ID", &self.key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .current_dir(&self.dir)
-            .stdin(Stdio::null())
-            .kill_on_drop(true);
+            .stdin(Stdio::null());
         let started = Instant::now();
         let output = tokio::time::timeout(self.deadline, command.output())
             .await

@@ -13,6 +13,8 @@
 //! - [`fetch`]: one request sent and its whole answer read.
 //! - [`raw`]: raw HTTP/1.1 over a socket, for probes no client library
 //!   sends (trickled heads, smuggling, oversized headers).
+//! - [`aws`]: the `aws` command line with nothing of the machine's own
+//!   configuration.
 //! - `tied`: child processes that the kernel kills when the test process
 //!   ends, however it ends.
 //!
@@ -26,6 +28,7 @@
 //! Nothing here looks for a "free" port: every address comes from binding
 //! port 0, and a child process is handed a socket that is already bound.
 
+pub mod aws;
 pub mod fetch;
 pub mod net;
 pub mod postgres;

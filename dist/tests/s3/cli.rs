@@ -54,24 +54,9 @@ impl Aws {
 
     /// Runs `aws ARGS --endpoint-url …` and returns what it did.
     pub async fn run(&self, args: &[&str]) -> Output {
-        let home = self.home.path();
-        std::fs::write(home.join("config"), "[default]\n").unwrap();
-        std::fs::write(home.join("credentials"), "").unwrap();
-        let mut command = tokio::process::Command::new("aws");
-        command
-            .args(args)
-            .args(["--endpoint-url", &self.endpoint])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("AWS_CONFIG_FILE", home.join("config"))
-            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
-            .env("AWS_ACCESS_KEY_ID", &self.key_id)
-            .env("AWS_SECRET_ACCESS_KEY", &self.secret)
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .current_dir(home)
-            .kill_on_drop(true);
+        let mut command =
+            testkit::aws::command(self.home.path(), &self.key_id, &self.secret).unwrap();
+        command.args(args).args(["--endpoint-url", &self.endpoint]);
         tokio::time::timeout(COMMAND_DEADLINE, command.output())
             .await
             .unwrap_or_else(|_| panic!("aws {args:?} took over {COMMAND_DEADLINE:?}"))
