@@ -186,6 +186,35 @@ pub(super) async fn insert_row(
     Ok(inserted.rows_affected() == 1)
 }
 
+/// Points the row of object `id` (locked, its copies retired) at new
+/// bytes and a new description, as a new version.
+pub(super) async fn replace_row(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    entry: &NewEntry,
+    bytes: &NewBytes,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE content SET
+             filename = $2, content_type = $3, size = $4, sha256 = $5, md5 = $6,
+             blob_key = $7, visibility = $8, headers = $9,
+             version = version + 1, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&entry.filename)
+    .bind(&entry.content_type)
+    .bind(bytes.size as i64)
+    .bind(bytes.sha256)
+    .bind(&bytes.md5)
+    .bind(&bytes.blob_key)
+    .bind(entry.visibility)
+    .bind(sqlx::types::Json(&entry.headers))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// The object as PostgreSQL has it now (or as `executor`'s transaction
 /// sees it).
 async fn fetch<'e>(

@@ -6,7 +6,7 @@ use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::changes::announce;
-use super::content::{commit_version, insert_row, retire_copies};
+use super::content::{commit_version, insert_row, replace_row, retire_copies};
 use super::{
     Catalog, ContentRecord, ContentRow, NewBytes, ObjectHeaders, SELECT_CONTENT, StrayBlob,
 };
@@ -86,24 +86,7 @@ impl Catalog {
                 let Some(strays) = retire_copies(&mut tx, existing).await? else {
                     continue;
                 };
-                sqlx::query(
-                    "UPDATE content SET
-                         filename = $2, content_type = $3, size = $4, sha256 = $5, md5 = $6,
-                         blob_key = $7, visibility = $8, headers = $9,
-                         version = version + 1, updated_at = now()
-                     WHERE id = $1",
-                )
-                .bind(existing)
-                .bind(&entry.filename)
-                .bind(&entry.content_type)
-                .bind(bytes.size as i64)
-                .bind(bytes.sha256)
-                .bind(&bytes.md5)
-                .bind(&bytes.blob_key)
-                .bind(entry.visibility)
-                .bind(sqlx::types::Json(&entry.headers))
-                .execute(&mut *tx)
-                .await?;
+                replace_row(&mut tx, existing, &entry, &bytes).await?;
                 announce(&mut *tx, &[existing]).await?;
                 let record = commit_version(tx, existing, &bytes).await?;
                 return Ok(KeyedWrite::Replaced(record, strays));

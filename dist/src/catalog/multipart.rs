@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::buckets::PARTS_BUCKET;
 use super::changes::announce;
-use super::content::{commit_version, drop_parts, insert_row, retire_copies};
+use super::content::{commit_version, drop_parts, insert_row, replace_row, retire_copies};
 use super::{Catalog, ContentRecord, NewBytes, NewEntry, ObjectHeaders, StrayBlob};
 
 /// An upload in progress.
@@ -221,24 +221,7 @@ impl Catalog {
                 Some(existing) => {
                     let _forget = catalog.memory.forget_when_done(existing);
                     strays = retire_copies(&mut tx, existing).await?.unwrap_or_default();
-                    sqlx::query(
-                        "UPDATE content SET
-                             filename = $2, content_type = $3, size = $4, sha256 = $5, md5 = $6,
-                             blob_key = $7, visibility = $8, headers = $9,
-                             version = version + 1, updated_at = now()
-                         WHERE id = $1",
-                    )
-                    .bind(existing)
-                    .bind(&entry.filename)
-                    .bind(&entry.content_type)
-                    .bind(whole.size as i64)
-                    .bind(whole.sha256)
-                    .bind(&whole.md5)
-                    .bind(&whole.blob_key)
-                    .bind(entry.visibility)
-                    .bind(sqlx::types::Json(&entry.headers))
-                    .execute(&mut *tx)
-                    .await?;
+                    replace_row(&mut tx, existing, &entry, &whole).await?;
                     existing
                 }
                 None => {
