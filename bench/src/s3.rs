@@ -38,8 +38,7 @@ pub async fn transfer(stack: &Stack, bytes: u64) -> anyhow::Result<Transfer> {
     aws.run(&["s3", "mb", "s3://bench"]).await?;
     let up = timed(stack, &aws, "up", &["sent.bin", "s3://bench/big.bin"]).await?;
     let down = timed(stack, &aws, "down", &["s3://bench/big.bin", "back.bin"]).await?;
-    let (first, second) = (sent.clone(), back.clone());
-    let same = tokio::task::spawn_blocking(move || same_bytes(&first, &second)).await??;
+    let same = tokio::task::spawn_blocking(move || same_bytes(&sent, &back)).await??;
     ensure!(
         same,
         "the bytes aws s3 cp brought back differ from those sent"

@@ -8,7 +8,7 @@ use cdn_common::wire::{ContentList, Scope};
 use md5::{Digest, Md5};
 use testkit::services::{Stack, bearer_http};
 
-use crate::cli::{Aws, create_key};
+use crate::cli::{Aws, admin_get, create_key};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -199,14 +199,7 @@ async fn objects_are_shared_with_the_native_api() {
     aws.ok(&["s3", "cp", "s3.txt", "s3://content/notes/s3.txt"])
         .await;
     let admin = bearer_http(Some(stack.admin_token()));
-    let list: ContentList = admin
-        .get(stack.url("/content?q=s3.txt"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: ContentList = admin_get(&stack, "/content?q=s3.txt").await;
     assert_eq!(list.items.len(), 1);
     let data = admin
         .get(stack.url(&format!("/content/{}/data", list.items[0].id)))

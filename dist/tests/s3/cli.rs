@@ -25,6 +25,20 @@ pub async fn create_key(stack: &Stack, name: &str, scopes: &[Scope]) -> CreatedA
     response.json().await.unwrap()
 }
 
+/// `GET path` on the native API with the admin token; its JSON answer.
+pub async fn admin_get<T: serde::de::DeserializeOwned>(stack: &Stack, path: &str) -> T {
+    bearer_http(Some(stack.admin_token()))
+        .get(stack.url(path))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// The `aws` command, signing with one key, its files in a directory of
 /// its own.
 pub struct Aws {

@@ -9,7 +9,7 @@ use serde_json::json;
 use testkit::raw;
 use testkit::services::{Stack, bearer_http};
 
-use crate::cli::{Aws, create_key};
+use crate::cli::{Aws, admin_get, create_key};
 
 #[tokio::test]
 async fn keys_are_made_by_admins_listed_without_secrets_and_revocable() {
@@ -232,14 +232,7 @@ async fn key_and_bucket_routes_check_the_caller_and_cap_the_body() {
     assert_eq!(not_a_visibility.status(), 400);
 
     // Nothing the refused requests asked for happened.
-    let keys: AccessKeyList = admin
-        .get(stack.url("/keys"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let keys: AccessKeyList = admin_get(&stack, "/keys").await;
     assert_eq!(keys.keys.len(), 1, "{keys:?}");
     assert!(
         keys.keys[0].revoked_at.is_none(),

@@ -9,7 +9,7 @@ use cdn_common::wire::{ContentList, Scope};
 use md5::{Digest, Md5};
 use testkit::services::{Children, NODE_IDS, Stack, StackConfig, bearer_http};
 
-use crate::cli::{Aws, create_key};
+use crate::cli::{Aws, admin_get, create_key};
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
@@ -79,14 +79,7 @@ async fn aws_cp_of_20_mib_goes_up_in_parts_and_reads_back_across_them() {
 
     // … and through the native API, which sees the same object.
     let admin = bearer_http(Some(stack.admin_token()));
-    let list: ContentList = admin
-        .get(stack.url("/content?q=big.bin"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: ContentList = admin_get(&stack, "/content?q=big.bin").await;
     assert_eq!(list.items.len(), 1, "parts are never listed on their own");
     let content = &list.items[0];
     assert_eq!(content.size, 20 << 20);
